@@ -1,0 +1,5 @@
+"""``python -m stylegan_tutorial`` runs the command line."""
+
+from stylegan_tutorial.cli import main
+
+raise SystemExit(main())
