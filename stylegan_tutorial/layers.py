@@ -1,0 +1,356 @@
+"""StyleGAN's building blocks, each small enough to check by hand (chapters 4, 6 and 7).
+
+Every learned layer here uses the *equalized learning rate* of ProGAN: a weight is stored with
+a unit-scale initialisation and multiplied at run time by the He constant
+``gain / sqrt(fan_in)``. Adam divides each update by a running gradient scale, so storing the
+weights at unit scale makes every layer learn at the same speed whatever its fan-in. A
+*learning-rate multiplier* ``lrmul`` slows a layer down by the same trick: the weight is stored
+``lrmul`` times larger than its effective value would suggest (``N(0, 1/lrmul)``) and scaled back
+by ``lrmul`` at run time, so a step of Adam moves the effective weight ``lrmul`` times less.
+The mapping network uses ``lrmul = 0.01``.
+
+The rest are the operations the paper adds or keeps from ProGAN: pixel norm, instance norm,
+the normalised ``[1, 2, 1]`` blur, up/down-sampling convolutions (fused into one strided
+convolution at 128² and above), per-layer noise, the style step ``x * (ys + 1) + yb`` and the
+discriminator's minibatch standard deviation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Tensor = torch.Tensor
+
+NOISE_MODES = ("random", "fixed", "none")
+
+
+# --------------------------------------------------------------------------------------------
+# Equalized learning rate
+# --------------------------------------------------------------------------------------------
+
+
+def equalized_scale(fan_in: int, gain: float = math.sqrt(2), lrmul: float = 1.0) -> float:
+    """The run-time weight multiplier ``gain / sqrt(fan_in) * lrmul`` of an equalized layer."""
+    if fan_in <= 0:
+        raise ValueError(f"fan_in must be a positive integer, got {fan_in!r}")
+    return gain / math.sqrt(fan_in) * lrmul
+
+
+def _check_channels(name: str, value: int) -> None:
+    """Raise a ValueError unless ``value`` is a positive integer number of channels/features."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+class EqualizedLinear(nn.Module):
+    """A dense layer ``y = x W^T * scale + b * lrmul`` with an equalized learning rate.
+
+    The weight ``[out_features, in_features]`` is initialised ``N(0, 1/lrmul)`` and the bias
+    with ``bias_init / lrmul``, so that at initialisation the effective layer is He-initialised
+    with gain ``gain`` and an effective bias of ``bias_init``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        gain: float = math.sqrt(2),
+        lrmul: float = 1.0,
+        bias: bool = True,
+        bias_init: float = 0.0,
+    ):
+        super().__init__()
+        _check_channels("in_features", in_features)
+        _check_channels("out_features", out_features)
+        if not lrmul > 0:
+            raise ValueError(f"lrmul must be positive, got {lrmul!r}")
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lrmul)
+        self.bias = nn.Parameter(torch.full((out_features,), bias_init / lrmul)) if bias else None
+        self.scale = equalized_scale(in_features, gain, lrmul)
+        self.lrmul = lrmul
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[N, in_features] -> [N, out_features]`` (inputs with more dims are flattened)."""
+        x = x.flatten(1)  # [N, in_features]
+        bias = None if self.bias is None else self.bias * self.lrmul
+        return F.linear(x, self.weight * self.scale, bias)
+
+    def extra_repr(self) -> str:
+        out_f, in_f = self.weight.shape
+        return f"{in_f} -> {out_f}, scale={self.scale:.4g}, lrmul={self.lrmul}"
+
+
+class EqualizedConv2d(nn.Module):
+    """A ``kernel × kernel`` convolution with an equalized learning rate and optional resampling.
+
+    ``resample`` is ``None`` (same size), ``"up"`` (nearest ×2, then the convolution) or
+    ``"down"`` (the convolution, then a 2×2 average). With ``fused=True`` the two steps become
+    one strided (transposed) convolution with a 4×4 kernel built from the same 3×3 weight: the
+    result is identical, but the large upsampled activation is never materialised. The paper
+    uses the fused form at 128² and above.
+    The bias (if any) is added after the resampling.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: int = 3,
+        gain: float = math.sqrt(2),
+        bias: bool = True,
+        resample: str | None = None,
+        fused: bool = False,
+    ):
+        super().__init__()
+        _check_channels("in_channels", in_channels)
+        _check_channels("out_channels", out_channels)
+        if not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
+            raise ValueError(f"kernel must be a positive odd integer, got {kernel!r}")
+        if resample not in (None, "up", "down"):
+            raise ValueError(f"resample must be None, 'up' or 'down', got {resample!r}")
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.scale = equalized_scale(in_channels * kernel * kernel, gain)
+        self.resample = resample
+        self.fused = fused and resample is not None
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[N, C_in, H, W] -> [N, C_out, H', W']`` with ``H' = 2H``, ``H`` or ``H/2``."""
+        w = self.weight * self.scale  # [C_out, C_in, k, k]
+        pad = w.shape[-1] // 2
+        if self.resample == "up" and self.fused:
+            x = F.conv_transpose2d(x, _fused_up_kernel(w), stride=2, padding=1)  # [N, C_out, 2H, 2W]
+        elif self.resample == "down" and self.fused:
+            x = F.conv2d(x, _fused_down_kernel(w), stride=2, padding=1)  # [N, C_out, H/2, W/2]
+        else:
+            if self.resample == "up":
+                x = upsample_nearest(x)  # [N, C_in, 2H, 2W]
+            x = F.conv2d(x, w, padding=pad)
+            if self.resample == "down":
+                x = downsample_avg(x)  # [N, C_out, H/2, W/2]
+        if self.bias is not None:
+            x = x + self.bias.view(1, -1, 1, 1)
+        return x
+
+    def extra_repr(self) -> str:
+        c_out, c_in, k, _ = self.weight.shape
+        return (f"{c_in} -> {c_out}, kernel={k}, scale={self.scale:.4g}, "
+                f"resample={self.resample}, fused={self.fused}")
+
+
+def _sum_of_shifts(w: Tensor) -> Tensor:
+    """Pad a ``k × k`` kernel to ``k+2`` and add its four 1-pixel shifts: a ``(k+1)²`` kernel."""
+    w = F.pad(w, [1, 1, 1, 1])
+    return w[..., 1:, 1:] + w[..., :-1, 1:] + w[..., 1:, :-1] + w[..., :-1, :-1]
+
+
+def _fused_up_kernel(w: Tensor) -> Tensor:
+    """The transposed-conv kernel ``[C_in, C_out, 4, 4]`` equal to nearest ×2 then conv ``w``.
+
+    A transposed convolution correlates with the flipped kernel, hence the flip. (The TF
+    release skips the flip; for a learned weight that is only a relabelling.)
+    """
+    w = w.transpose(0, 1).flip([2, 3])  # [C_in, C_out, 3, 3]
+    return _sum_of_shifts(w)
+
+
+def _fused_down_kernel(w: Tensor) -> Tensor:
+    """The stride-2 conv kernel ``[C_out, C_in, 4, 4]`` equal to conv ``w`` then a 2×2 average."""
+    return _sum_of_shifts(w) * 0.25
+
+
+# --------------------------------------------------------------------------------------------
+# Resampling and blur
+# --------------------------------------------------------------------------------------------
+
+
+def upsample_nearest(x: Tensor) -> Tensor:
+    """Nearest-neighbour ×2: every pixel becomes a 2×2 block. ``[N, C, H, W] -> [N, C, 2H, 2W]``."""
+    return F.interpolate(x, scale_factor=2.0, mode="nearest")
+
+
+def downsample_avg(x: Tensor) -> Tensor:
+    """2×2 box average, the adjoint-in-spirit of :func:`upsample_nearest`. ``-> [N, C, H/2, W/2]``."""
+    return F.avg_pool2d(x, 2)
+
+
+def blur_kernel(taps: Sequence[float] = (1, 2, 1)) -> Tensor:
+    """The separable low-pass kernel ``f ⊗ f / sum``: for ``[1, 2, 1]`` it is ``[1,2,1]/4`` outer itself."""
+    f = torch.as_tensor(taps, dtype=torch.float32)
+    if f.ndim != 1 or len(f) == 0:
+        raise ValueError(f"taps must be a non-empty 1-D sequence, got {taps!r}")
+    k = torch.outer(f, f)
+    return k / k.sum()  # [k, k]
+
+
+class Blur(nn.Module):
+    """Low-pass filter every channel with :func:`blur_kernel` (one depthwise convolution).
+
+    StyleGAN blurs right after each upsampling (and before each downsampling) to suppress the
+    blocky, aliased pattern that nearest-neighbour resampling leaves behind.
+    """
+
+    def __init__(self, taps: Sequence[float] = (1, 2, 1)):
+        super().__init__()
+        self.register_buffer("kernel", blur_kernel(taps), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[N, C, H, W] -> [N, C, H, W]``, zero padding at the border."""
+        c = x.shape[1]
+        k = self.kernel.to(x.dtype).expand(c, 1, *self.kernel.shape)  # [C, 1, k, k]
+        return F.conv2d(x, k, padding=self.kernel.shape[-1] // 2, groups=c)
+
+
+# --------------------------------------------------------------------------------------------
+# Normalisations and the style step
+# --------------------------------------------------------------------------------------------
+
+
+def pixel_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
+    """Scale each feature vector (dim 1) to unit root-mean-square: ProGAN's pixel norm.
+
+    Applied to ``z`` it puts every latent on the sphere of radius ``sqrt(dim)``.
+    """
+    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + eps)
+
+
+def instance_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
+    """Normalise each channel of each image to zero mean and unit variance over its pixels."""
+    x = x - x.mean(dim=(2, 3), keepdim=True)  # [N, C, H, W]
+    return x * torch.rsqrt(x.square().mean(dim=(2, 3), keepdim=True) + eps)
+
+
+def apply_style(x: Tensor, ys: Tensor, yb: Tensor) -> Tensor:
+    """The style step ``x * (ys + 1) + yb`` with per-image, per-channel ``ys, yb [N, C]``.
+
+    The ``+ 1`` makes a zero style the identity, so a zero-initialised affine bias starts
+    every layer unmodulated.
+    """
+    return x * (ys + 1).view(*ys.shape, 1, 1) + yb.view(*yb.shape, 1, 1)
+
+
+def adain(x: Tensor, ys: Tensor, yb: Tensor, eps: float = 1e-8) -> Tensor:
+    """Adaptive instance norm: :func:`instance_norm` then :func:`apply_style`.
+
+    Afterwards channel ``c`` of image ``n`` has mean ``yb[n, c]`` and standard deviation
+    ``|ys[n, c] + 1|``: the style alone sets each channel's first two moments.
+    """
+    return apply_style(instance_norm(x, eps), ys, yb)
+
+
+class StyleMod(nn.Module):
+    """The learned affine map ``A``: ``w -> (ys, yb)``, then :func:`apply_style`.
+
+    One equalized dense layer with gain 1 and ``2 * channels`` outputs per synthesis layer.
+    """
+
+    def __init__(self, w_dim: int, channels: int):
+        super().__init__()
+        _check_channels("channels", channels)
+        self.channels = channels
+        self.affine = EqualizedLinear(w_dim, 2 * channels, gain=1.0)
+
+    def styles(self, w: Tensor) -> tuple[Tensor, Tensor]:
+        """``w [N, w_dim] -> (ys [N, C], yb [N, C])``."""
+        style = self.affine(w).view(-1, 2, self.channels)  # [N, 2, C]
+        return style[:, 0], style[:, 1]
+
+    def forward(self, x: Tensor, w: Tensor) -> Tensor:
+        """Modulate ``x [N, C, H, W]`` by the style computed from ``w [N, w_dim]``."""
+        ys, yb = self.styles(w)
+        return apply_style(x, ys, yb)
+
+
+# --------------------------------------------------------------------------------------------
+# Noise inputs
+# --------------------------------------------------------------------------------------------
+
+
+def check_noise_mode(noise_mode: str) -> str:
+    """Return ``noise_mode`` if it is one of :data:`NOISE_MODES`, else raise a ValueError."""
+    if noise_mode not in NOISE_MODES:
+        raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+    return noise_mode
+
+
+class NoiseInjection(nn.Module):
+    """Add ``strength * scale[c] * noise`` where ``noise [N, 1, H, W]`` is one N(0, 1) image.
+
+    The single-channel noise image is broadcast over all channels and weighted by a learned
+    per-channel ``scale`` (initialised to 0, so a new network starts noise-free). Modes:
+    ``"random"`` draws a fresh image per sample and call; ``"fixed"`` reuses the stored buffer
+    ``noise [1, 1, res, res]`` (drawn once at construction); ``"none"`` adds nothing.
+    ``strength`` scales the noise for figures (1 is the trained network).
+    """
+
+    def __init__(self, channels: int, resolution: int):
+        super().__init__()
+        _check_channels("channels", channels)
+        self.scale = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("noise", torch.randn(1, 1, resolution, resolution))
+
+    def forward(self, x: Tensor, noise_mode: str = "random", strength: float = 1.0) -> Tensor:
+        """``[N, C, H, W] -> [N, C, H, W]``."""
+        check_noise_mode(noise_mode)
+        if noise_mode == "none" or strength == 0:
+            return x
+        if noise_mode == "random":
+            n, _, h, w = x.shape
+            noise = torch.randn(n, 1, h, w, device=x.device, dtype=x.dtype)  # [N, 1, H, W]
+        else:
+            noise = self.noise.to(x.dtype)  # [1, 1, H, W]
+        return x + noise * (strength * self.scale.view(1, -1, 1, 1))
+
+
+# --------------------------------------------------------------------------------------------
+# Minibatch standard deviation
+# --------------------------------------------------------------------------------------------
+
+
+def minibatch_stddev(x: Tensor, group_size: int = 4, num_features: int = 1) -> Tensor:
+    """Append ``num_features`` maps holding the average standard deviation across a group.
+
+    The batch is split into groups of ``G = min(group_size, N)`` images: image ``i`` joins
+    group ``i mod (N / G)``. For each group, the standard deviation of every feature over
+    its ``G`` members is averaged over channels (in ``num_features`` channel groups) and
+    pixels, and the resulting number is appended as a constant map to each member. A
+    discriminator that sees this can tell a batch of near-identical fakes from real data.
+    ``[N, C, H, W] -> [N, C + num_features, H, W]``.
+    """
+    n, c, h, w = x.shape
+    g = min(group_size, n)
+    if n % g != 0:
+        raise ValueError(
+            f"the batch size must be divisible by the minibatch-stddev group size: "
+            f"got batch {n} and group_size {group_size}"
+        )
+    if c % num_features != 0:
+        raise ValueError(f"num_features must divide the {c} channels, got {num_features!r}")
+    y = x.reshape(g, -1, num_features, c // num_features, h, w)  # [G, M, F, C/F, H, W]
+    y = y.float()
+    y = (y - y.mean(dim=0)).square().mean(dim=0)  # [M, F, C/F, H, W] variance over the group
+    y = (y + 1e-8).sqrt()
+    y = y.mean(dim=(2, 3, 4))  # [M, F]
+    y = y.to(x.dtype).view(-1, num_features, 1, 1).repeat(g, 1, h, w)  # [N, F, H, W]
+    return torch.cat([x, y], dim=1)
+
+
+class MinibatchStddev(nn.Module):
+    """Module form of :func:`minibatch_stddev`."""
+
+    def __init__(self, group_size: int = 4, num_features: int = 1):
+        super().__init__()
+        self.group_size = group_size
+        self.num_features = num_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[N, C, H, W] -> [N, C + num_features, H, W]``."""
+        return minibatch_stddev(x, self.group_size, self.num_features)
+
+    def extra_repr(self) -> str:
+        return f"group_size={self.group_size}, num_features={self.num_features}"
