@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "stylegan_tutorial.student",
         "write the student version of a chapter (solutions replaced by stubs)",
     ),
+    "prepare-data": (
+        "stylegan_tutorial.data.prepare",
+        "convert a folder or zip of images into one memory-mapped .npy for training",
+    ),
 }
 
 

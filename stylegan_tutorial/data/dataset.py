@@ -1,0 +1,242 @@
+"""One interface over every image source, for training and for the chapters.
+
+Whatever the source (generated faces, digits, a prepared folder of photographs), a dataset here
+hands out float images in [-1, 1] shaped ``[N, C, H, W]``. Progressive growing trains at 4², 8²,
+16², … before the final resolution; like the paper's code, lower resolutions are made from the
+stored images by averaging 2×2 blocks, repeatedly (:func:`downsample`), so every resolution
+shows the same images.
+
+Open one with :func:`open_dataset` and a spec string::
+
+    open_dataset("faces", 32)                                       # 50,000 generated faces
+    open_dataset("faces:n=20000,seed=1,withhold=glasses+long_hair", 32)
+    open_dataset("digits", 16)                                      # scikit-learn's digits
+    open_dataset("celeba64.npy", 64, mirror=True)                   # from prepare-data
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+DEFAULT_FACES = 50_000
+
+
+def check_power_of_two(resolution, name: str = "resolution", low: int = 4, high: int = 1024) -> int:
+    """Return ``resolution`` if it is a power of two in ``[low, high]``, else raise ValueError."""
+    ok = (isinstance(resolution, (int, np.integer)) and not isinstance(resolution, bool)
+          and low <= resolution <= high and resolution & (resolution - 1) == 0)
+    if not ok:
+        raise ValueError(f"{name} must be a power of two from {low} to {high}, got {resolution!r}")
+    return int(resolution)
+
+
+def downsample(images: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Average 2×2 blocks until ``images [N, C, H, H]`` are ``[N, C, r, r]`` (r = ``resolution``).
+
+    This is how the paper's code makes the lower levels of detail it trains on while growing.
+    """
+    size = images.shape[-1]
+    if resolution > size or size % resolution or (size // resolution) & (size // resolution - 1):
+        raise ValueError(f"resolution must be the image size {size} divided by a power of two, "
+                         f"got {resolution!r}")
+    while images.shape[-1] > resolution:
+        images = F.avg_pool2d(images, 2)  # [N, C, H, W] -> [N, C, H/2, W/2]
+    return images
+
+
+class ImageDataset(Dataset):
+    """Images stored at ``stored`` resolution, served at ``resolution`` in [-1, 1].
+
+    ``images`` is either a uint8 array ``[N, H, W, C]`` (possibly memory-mapped, as written by
+    prepare-data and the faces cache) or a float tensor ``[N, C, H, W]`` already in [-1, 1].
+    With ``mirror=True`` the dataset is twice as long: item ``N + i`` is item ``i`` flipped left
+    to right, so shuffling it flips each image with probability 1/2 (the paper's mirror
+    augmentation). ``labels`` (digit classes, face factors…) ride along for the chapters;
+    ``identity`` says where the images came from, for checkpoints to record.
+    """
+
+    def __init__(self, images, resolution: int | None = None, mirror: bool = False,
+                 labels=None, identity: dict | None = None):
+        if isinstance(images, torch.Tensor):
+            if images.ndim != 4 or not images.is_floating_point():
+                raise ValueError(f"images must be a float tensor [N, C, H, W], got {images.dtype} "
+                                 f"with shape {tuple(images.shape)}")
+            self._uint8, stored = False, images.shape[-1]
+        else:
+            if images.ndim != 4 or images.dtype != np.uint8 or images.shape[-1] not in (1, 3):
+                raise ValueError(f"images must be a uint8 array [N, H, W, C] with C 1 or 3, got "
+                                 f"{images.dtype} with shape {images.shape}")
+            self._uint8, stored = True, images.shape[1]
+        if len(images) == 0:
+            raise ValueError("images is empty: a dataset needs at least one image")
+        self.images = images
+        self.stored_resolution = int(stored)
+        self.resolution = self.stored_resolution if resolution is None else self._check(resolution)
+        self.mirror = bool(mirror)
+        self.labels = labels
+        self.identity = {**(identity or {}), "resolution": self.resolution,
+                         "count": len(images), "mirror": self.mirror}
+
+    def _check(self, resolution) -> int:
+        """A served resolution must be a power of two no larger than the stored images."""
+        resolution = check_power_of_two(resolution, high=max(self.stored_resolution, 4))
+        if resolution > self.stored_resolution:
+            raise ValueError(f"resolution {resolution} is above the stored images' "
+                             f"{self.stored_resolution}")
+        return resolution
+
+    @property
+    def channels(self) -> int:
+        return self.images.shape[-1] if self._uint8 else self.images.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.images) * (2 if self.mirror else 1)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        """One image ``[C, R, R]`` in [-1, 1]."""
+        return self.batch([index])[0]
+
+    def batch(self, indices, resolution: int | None = None) -> torch.Tensor:
+        """The images at ``indices`` as ``[B, C, r, r]`` in [-1, 1], r = ``resolution`` or ours.
+
+        One vectorised read and conversion per call: the fast path for a training loop.
+        """
+        r = self.resolution if resolution is None else self._check(resolution)
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(self.images)
+        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise ValueError(f"indices must lie in [0, {len(self)}), got min {idx.min()} "
+                             f"max {idx.max()}")
+        idx = idx % len(self)
+        flip, src = idx >= n, idx % n
+        if self._uint8:
+            order = np.argsort(src, kind="stable")  # sorted reads are kinder to a memory map
+            raw = np.empty((len(src),) + self.images.shape[1:], dtype=np.uint8)
+            raw[order] = self.images[src[order]]
+            x = torch.from_numpy(raw).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        else:
+            x = self.images[torch.from_numpy(src)].float()  # [B, C, H, W]
+        if flip.any():
+            f = torch.from_numpy(flip)
+            x[f] = x[f].flip(-1)
+        return downsample(x, r)  # [B, C, r, r]
+
+    def at_resolution(self, resolution: int) -> "ImageDataset":
+        """The same images served at a lower ``resolution`` (2×2 averages), sharing storage."""
+        return ImageDataset(self.images, resolution, self.mirror, self.labels,
+                            {k: v for k, v in self.identity.items()
+                             if k not in ("resolution", "count", "mirror")})
+
+    def all(self, resolution: int | None = None) -> torch.Tensor:
+        """Every image as one tensor ``[len, C, r, r]`` (mirrored copies included)."""
+        return self.batch(np.arange(len(self)), resolution)
+
+    def __repr__(self) -> str:
+        return f"ImageDataset({self.identity})"
+
+
+def _parse_options(text: str, allowed: dict) -> dict:
+    """``"n=100,seed=2"`` -> ``{"n": 100, "seed": 2}``, typed by ``allowed`` (name -> type)."""
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in allowed:
+            raise ValueError(f"spec option {item!r} is not one of "
+                             f"{', '.join(k + '=' for k in allowed)}")
+        try:
+            out[key] = allowed[key](value.strip())
+        except ValueError:
+            raise ValueError(f"spec option {key} must be {allowed[key].__name__}, "
+                             f"got {value.strip()!r}") from None
+    return out
+
+
+def _open_faces(options: str, resolution: int, mirror: bool, cache_dir) -> ImageDataset:
+    from stylegan_tutorial.data import faces
+
+    opts = _parse_options(options, {"n": int, "seed": int, "withhold": str})
+    n, seed = opts.get("n", DEFAULT_FACES), opts.get("seed", 0)
+    withhold = opts.get("withhold") or None
+    if withhold is not None:
+        withhold = faces.withhold_names(withhold)
+    if resolution > faces.MAX_RESOLUTION:
+        raise ValueError(f"resolution {resolution} is above the generated faces' largest, "
+                         f"{faces.MAX_RESOLUTION}")
+    if n < 1:
+        raise ValueError(f"spec option n must be at least 1, got {n}")
+    stored = max(resolution, faces.MIN_RESOLUTION)  # 4x4 comes from pooling 8x8
+    images, factors, _ = faces.cached_faces(n, stored, seed, withhold, cache_dir)
+    identity = {"source": "faces", "n": n, "seed": seed, "withhold": "+".join(withhold or ()),
+                "generator_version": faces.GENERATOR_VERSION}
+    return ImageDataset(images, resolution, mirror, factors, identity)
+
+
+def _open_digits(options: str, resolution: int, mirror: bool) -> ImageDataset:
+    from stylegan_tutorial.data.digits import DIGIT_RESOLUTIONS, load_digits_tensor
+
+    _parse_options(options, {})
+    if resolution > max(DIGIT_RESOLUTIONS):
+        raise ValueError(f"resolution {resolution} is above the digits' largest, "
+                         f"{max(DIGIT_RESOLUTIONS)}")
+    images, labels = load_digits_tensor(max(resolution, min(DIGIT_RESOLUTIONS)))
+    return ImageDataset(images, resolution, mirror, labels, {"source": "digits"})
+
+
+def open_prepared(path, resolution: int | None = None, mirror: bool = False) -> ImageDataset:
+    """A ``.npy`` written by prepare-data, memory-mapped; its JSON manifest, if present, is read."""
+    path = Path(path)
+    if path.suffix == ".json":
+        path = path.with_suffix(".npy")
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    images = np.load(path, mmap_mode="r")
+    manifest_path = path.with_suffix(".json")
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    identity = {"source": str(path.resolve()), "sha256": manifest.get("sha256")}
+    if images.ndim != 4 or images.dtype != np.uint8:
+        raise ValueError(f"{path} must hold uint8 images [N, H, W, C] as prepare-data writes, "
+                         f"got {images.dtype} with shape {images.shape}")
+    stored = images.shape[1]
+    if resolution is not None and resolution > stored:
+        raise ValueError(f"resolution {resolution} is above the prepared data's {stored} in {path}; "
+                         f"run prepare-data again with --resolution {resolution}")
+    return ImageDataset(images, resolution, mirror, None, identity)
+
+
+def open_dataset(spec: str = "faces", resolution: int = 32, *, mirror: bool = False,
+                 cache_dir=None) -> ImageDataset:
+    """Open the dataset named by ``spec`` at ``resolution`` (a power of two, 4 to 1024).
+
+    ``spec`` is one of: ``faces`` or ``faces:n=…,seed=…,withhold=a+b`` (generated faces,
+    cached on disk; conditions as in :data:`faces.CONDITIONS`), ``digits``, or the path of a
+    ``.npy`` written by ``stylegan-tutorial prepare-data`` (or its ``.json`` manifest).
+    """
+    resolution = check_power_of_two(resolution)
+    if not isinstance(spec, (str, Path)):
+        raise ValueError(f"spec must be a string such as 'faces', 'digits' or a path, got {spec!r}")
+    text = str(spec).strip()
+    name, _, options = text.partition(":")
+    if name == "faces":
+        return _open_faces(options, resolution, mirror, cache_dir)
+    if name == "digits":
+        return _open_digits(options, resolution, mirror)
+    path = Path(text).expanduser()
+    if path.suffix in (".npy", ".json"):
+        return open_prepared(path, resolution, mirror)
+    if not path.exists():
+        raise FileNotFoundError(f"spec {text!r} is neither 'faces', 'digits' nor an existing path")
+    if path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
+        raise ValueError(f"folder {path} is empty: there are no images in it")
+    if path.is_dir() or path.suffix == ".zip":
+        raise ValueError(f"{path} is a folder or zip of images: convert it once with "
+                         f"'stylegan-tutorial prepare-data {path} OUT.npy --resolution "
+                         f"{resolution}', then open OUT.npy")
+    raise ValueError(f"spec {text!r}: expected 'faces', 'digits', a .npy from prepare-data, "
+                     f"or a folder/zip to prepare")
