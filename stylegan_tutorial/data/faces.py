@@ -142,13 +142,19 @@ def withheld_mask(factors: dict, withhold: Withhold) -> np.ndarray:
 
 
 def _draw_factors(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """``n`` independent draws of every factor: float32 for continuous, int64 category index."""
+    """``n`` independent draws of every factor: float32 for continuous, int64 category index.
+
+    Each face takes one row of uniform numbers, so face ``i`` is the same however many are drawn.
+    """
+    u = rng.random((n, len(FACTORS)))  # [n, F]
     out = {}
-    for name, f in FACTORS.items():
+    for j, (name, f) in enumerate(FACTORS.items()):
         if f.kind == "continuous":
-            out[name] = rng.uniform(f.low, f.high, n).astype(np.float32)
-        else:
-            out[name] = rng.choice(len(f.values), size=n, p=f.probs).astype(np.int64)
+            out[name] = (f.low + (f.high - f.low) * u[:, j]).astype(np.float32)
+        else:  # inverse CDF: the first category whose cumulative probability exceeds u
+            cdf = np.cumsum(f.probs)
+            out[name] = np.minimum(np.searchsorted(cdf, u[:, j], side="right"),
+                                   len(f.values) - 1).astype(np.int64)
     return out
 
 
@@ -183,22 +189,24 @@ def sample_details(n: int, seed: int = 0) -> dict[str, np.ndarray]:
     """The stochastic detail of ``n`` faces: the part of each image no factor describes.
 
     ``freckle_xy [n, K, 2]`` positions on the cheeks (in head units), ``freckle_on [n, K]``,
-    hair-strand frequency and phase ``[n]``, and a coarse random grid ``texture [n, G, G]`` that
-    becomes the background's blotches.
+    hair-strand frequency and phase ``[n]``, and a coarse random grid ``texture [n, G, G]``
+    (zero mean, unit variance) that becomes the background's blotches. Like the factors, each
+    face takes one row of random numbers, so face ``i`` does not depend on ``n``.
     """
     n, seed = _check_count(n), _check_seed(seed)
     _, detail_seed = np.random.SeedSequence(seed).spawn(2)
-    rng = np.random.default_rng(detail_seed)
-    k = MAX_FRECKLES
-    count = np.where(rng.random(n) < 0.4, rng.integers(3, k + 1, n), 0)  # 40 % of faces
-    side = np.where(rng.random((n, k)) < 0.5, -1.0, 1.0)
+    k, g = MAX_FRECKLES, TEXTURE_GRID
+    u = np.random.default_rng(detail_seed).random((n, 4 + 3 * k + g * g))  # [n, D]
+    count = np.where(u[:, 0] < 0.4, 3 + np.floor(u[:, 1] * (k - 2)), 0)  # 40 % have 3..K
+    side = np.where(u[:, 4:4 + k] < 0.5, -1.0, 1.0)
+    fx = side * (0.2 + 0.42 * u[:, 4 + k:4 + 2 * k])
+    fy = 0.02 + 0.30 * u[:, 4 + 2 * k:4 + 3 * k]
     return {
-        "freckle_xy": np.stack([side * rng.uniform(0.2, 0.62, (n, k)),
-                                rng.uniform(0.02, 0.32, (n, k))], axis=-1).astype(np.float32),
-        "freckle_on": (np.arange(k)[None, :] < count[:, None]),
-        "strand_freq": rng.uniform(30.0, 55.0, n).astype(np.float32),
-        "strand_phase": rng.uniform(0.0, 2 * math.pi, n).astype(np.float32),
-        "texture": rng.standard_normal((n, TEXTURE_GRID, TEXTURE_GRID)).astype(np.float32),
+        "freckle_xy": np.stack([fx, fy], axis=-1).astype(np.float32),
+        "freckle_on": np.arange(k)[None, :] < count[:, None],
+        "strand_freq": (30.0 + 25.0 * u[:, 2]).astype(np.float32),
+        "strand_phase": (2 * math.pi * u[:, 3]).astype(np.float32),
+        "texture": (math.sqrt(3.0) * (2 * u[:, 4 + 3 * k:] - 1)).reshape(n, g, g).astype(np.float32),
     }
 
 
@@ -284,7 +292,12 @@ class _Canvas:
 
 def _column(v: np.ndarray | torch.Tensor) -> torch.Tensor:
     """A per-face value ``[B]`` as ``[B, 1, 1, 1]`` for broadcasting over images."""
-    return torch.as_tensor(np.asarray(v), dtype=torch.float32).view(-1, 1, 1, 1)
+    return _vector(v).view(-1, 1, 1, 1)
+
+
+def _vector(v: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """A per-face value ``[B]`` as a float32 tensor."""
+    return torch.as_tensor(np.asarray(v), dtype=torch.float32)
 
 
 def _draw(f: dict, det: dict, resolution: int) -> torch.Tensor:
@@ -298,14 +311,14 @@ def _draw(f: dict, det: dict, resolution: int) -> torch.Tensor:
     xm = (x - cx).abs()  # [B, 1, 1, R] distance from the face's centre line: faces are symmetric
     zero = torch.zeros(())
     style = torch.as_tensor(f["hair_style"]).view(-1, 1, 1, 1)
-    skin = _palette(torch.as_tensor(f["skin_tone"]), SKIN)  # [B, 3, 1, 1]
-    hair = _palette(torch.as_tensor(f["hair_colour"]), HAIR)
+    skin = _palette(_vector(f["skin_tone"]), SKIN)  # [B, 3, 1, 1]
+    hair = _palette(_vector(f["hair_colour"]), HAIR)
     lw = 0.018 * ry / 0.5  # line half-thickness, scaled with the head
 
     # Background: a pastel hue with soft blotches from a coarse random grid.
-    bg = _hue_to_rgb(torch.as_tensor(f["background_hue"]), 0.35, 0.92)
+    bg = _hue_to_rgb(_vector(f["background_hue"]), 0.35, 0.92)
     blotches = torch.nn.functional.interpolate(
-        torch.as_tensor(det["texture"]).unsqueeze(1), size=(resolution, resolution),
+        _vector(det["texture"]).unsqueeze(1), size=(resolution, resolution),
         mode="bicubic", align_corners=False)  # [B, 1, R, R]
     torch.mul(bg, 1.0 + 0.07 * blotches, out=cv.img)
 
@@ -323,7 +336,7 @@ def _draw(f: dict, det: dict, resolution: int) -> torch.Tensor:
     cv.paint(_ellipse(x, y, cx, cy, rx, ry), skin)
 
     # Freckles: small dots on the cheeks, a different scatter on every face.
-    fxy = torch.as_tensor(det["freckle_xy"])  # [B, K, 2]
+    fxy = _vector(det["freckle_xy"])  # [B, K, 2]
     fx = cx.view(b, 1, 1, 1) + rx.view(b, 1, 1, 1) * fxy[:, :, 0].view(b, -1, 1, 1)  # [B, K, 1, 1]
     fy = cy.view(b, 1, 1, 1) + ry.view(b, 1, 1, 1) * fxy[:, :, 1].view(b, -1, 1, 1)
     fy = torch.where(torch.as_tensor(det["freckle_on"]).view(b, -1, 1, 1), fy, 1e3)  # off: away
