@@ -42,7 +42,8 @@ def downsample(images: torch.Tensor, resolution: int) -> torch.Tensor:
     This is how the paper's code makes the lower levels of detail it trains on while growing.
     """
     size = images.shape[-1]
-    if resolution > size or size % resolution or (size // resolution) & (size // resolution - 1):
+    ratio = size // resolution if isinstance(resolution, int) and 0 < resolution <= size else 0
+    if ratio == 0 or ratio * resolution != size or ratio & (ratio - 1):
         raise ValueError(f"resolution must be the image size {size} divided by a power of two, "
                          f"got {resolution!r}")
     while images.shape[-1] > resolution:
