@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "stylegan_tutorial.data.prepare",
         "convert a folder or zip of images into one memory-mapped .npy for training",
     ),
+    "configs": (
+        "stylegan_tutorial.configs",
+        "list the named network configurations with their sizes and parameter counts",
+    ),
 }
 
 

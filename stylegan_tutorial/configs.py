@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 # The paper's one-GPU minibatch per resolution (4 at 1024²).
@@ -243,29 +244,28 @@ def _paper_256() -> NetworkConfig:
 def _colab_64() -> NetworkConfig:
     """A 64² StyleGAN for a Colab T4, about an hour of training.
 
-    Half the paper's width everywhere (``z``, ``w``, mapping 256 wide; 256 channels up to 16²,
-    then 128 and 64), all of the paper's structure (8 mapping layers, styles, noise, mixing,
-    blur, growing from 4²). Training schedule: 5 levels of detail with ``phase_kimg = 120``
-    (60 kimg steady + 60 kimg fade-in per level), 600 kimg in all, batch 32.
+    All of the paper's structure (8-layer mapping with lrmul 0.01, styles, noise, mixing,
+    blur, growing from 4²) at a quarter of its width: ``z``, ``w`` and the mapping are 256
+    wide, the synthesis has 128 channels up to 32² and 64 at 64² (G 2.27 M parameters,
+    D 1.41 M). Schedule: ``phase_kimg = 120`` per level of detail (the first half steady, the
+    second half fading the next level in), 5 levels, 600 kimg in all; batch 64 up to 16²,
+    then 32.
 
-    Estimate of the time on a T4: a training image costs the G step (G forward+backward, D
-    forward+backward: about 3 (G + D) forward FLOPs) plus the D step (G forward, D on fakes
-    and reals forward+backward, R1's double backward on reals: about G + 9 D). With the
-    forward costs counted by ``torch.utils.flop_counter`` at 64² (G 0.46 GFLOP/img,
-    D 0.15 GFLOP/img, multiply-add = 2 FLOPs), that is about 4 G + 12 D = 3.6 GFLOP per
-    image at 64², roughly 0.3-1 GFLOP at the lower resolutions. The T4 gives 8.1 TFLOP/s in
-    FP32 (65 with FP16 tensor cores); convolution-heavy GAN training with many small kernels
-    reaches about a quarter of FP32 peak, ~2 TFLOP/s, i.e. ~550 img/s at 64² and faster
-    below. 600 kimg therefore needs about 600,000 * 2.5 GFLOP (averaged over the schedule) /
-    2 TFLOP/s = 750 s of pure compute; with data loading, the optimizer, small-batch
-    overhead and the fade-in, an hour of wall clock is a reasonable budget and leaves room
-    for mixed precision not helping. (No GPU was available when writing this; see
-    ``benchmarks/networks.md`` for the measured CPU numbers the FLOP counts agree with.)
+    Why an hour on a T4: counting every multiply-add of one training step (G step with
+    mixing, D step with R1's double backward; ``benchmarks/bench_networks.py`` counts them
+    with PyTorch's FLOP counter) gives 0.09, 0.70, 3.1, 12.8 and 27.4 GFLOP per image at
+    4², 8², 16², 32² and 64², about 16 times the generator's forward pass. 120 kimg at each
+    level is 120,000 * 44.1 GFLOP = 5.3 PFLOP. A T4 peaks at 8.1 TFLOP/s in FP32; GAN
+    training with small channel counts and many small kernels reaches roughly a quarter of
+    that, ~2 TFLOP/s, which gives 2,650 s, ~45 minutes, plus data loading, checkpoints and
+    samples: about an hour. This is an estimate from FLOPs (no GPU was available to measure
+    it); the same count predicts the measured CPU speed within the measurement noise, see
+    ``benchmarks/networks.md``. Mixed precision should only make it faster.
     """
     return NetworkConfig(
         name="colab-64", resolution=64, z_dim=256, w_dim=256, mapping_width=256,
-        fmap_base=2048, fmap_max=256,
-        batch_sizes={4: 64, 8: 64, 16: 32, 32: 32, 64: 32},
+        fmap_base=2048, fmap_max=128,
+        batch_sizes={4: 64, 8: 64, 16: 64, 32: 32, 64: 32},
         learning_rates={}, phase_kimg=120, total_kimg=600,
     )
 
@@ -308,3 +308,62 @@ def get_config(name: str, **overrides) -> NetworkConfig:
         raise ValueError(f"unknown config name {name!r}; known: {', '.join(CONFIG_NAMES)}")
     config = _BUILDERS[name]()
     return config.replace(**overrides) if overrides else config
+
+
+# --------------------------------------------------------------------------------------------
+# Sizes, and the ``stylegan-tutorial configs`` command
+# --------------------------------------------------------------------------------------------
+
+
+def parameter_counts(config: NetworkConfig) -> dict[str, int]:
+    """Trainable parameters of the generator (``G``, ``mapping``, ``synthesis``, ``to_rgb``) and ``D``.
+
+    The networks are built on PyTorch's ``meta`` device: shapes only, no memory, so even the
+    1024² networks are counted instantly.
+    """
+    import torch  # here, so that importing the configs stays free of torch
+
+    from stylegan_tutorial.discriminator import Discriminator
+    from stylegan_tutorial.generator import Generator
+
+    def count(module) -> int:
+        return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+    with torch.device("meta"):
+        G, D = Generator(config), Discriminator(config)
+    to_rgb = count(G.synthesis.to_rgb)
+    return {"G": count(G), "mapping": count(G.mapping), "synthesis": count(G.synthesis) - to_rgb,
+            "to_rgb": to_rgb, "D": count(D)}
+
+
+def describe(names: Sequence[str] = CONFIG_NAMES) -> str:
+    """A table of the named configurations: resolution, layers, channels per resolution, sizes."""
+    rows = [("name", "res", "layers", "channels 4² → top", "G params", "D params")]
+    for name in names:
+        cfg = get_config(name)
+        sizes = parameter_counts(cfg)
+        channels = " ".join(str(cfg.channels_at(r)) for r in cfg.resolutions)
+        rows.append((name, f"{cfg.resolution}²", str(cfg.num_layers), channels,
+                     f"{sizes['G']:,}", f"{sizes['D']:,}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    align = ["<", ">", ">", "<", ">", ">"]
+    return "\n".join("  ".join(f"{c:{a}{w}}" for c, a, w in zip(r, align, widths)) for r in rows)
+
+
+def add_arguments(parser) -> None:
+    """Options of ``stylegan-tutorial configs``."""
+    parser.add_argument("--show", metavar="NAME",
+                        help="print every field of one configuration instead of the table")
+
+
+def run(args) -> int:
+    """List the named configurations (or show one in full); return the exit code."""
+    if args.show:
+        cfg = get_config(args.show)
+        for f in dataclasses.fields(cfg):
+            print(f"{f.name:20} {getattr(cfg, f.name)!r}")
+        sizes = parameter_counts(cfg)
+        print("parameters           " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()))
+        return 0
+    print(describe())
+    return 0

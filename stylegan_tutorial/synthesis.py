@@ -128,7 +128,7 @@ class SynthesisInput(nn.Module):
     def forward(self, w: Tensor) -> Tensor:
         """``w [N, w_dim] -> [N, C, 4, 4]``."""
         if self.const is not None:
-            return self.const.expand(w.shape[0], -1, -1, -1)
+            return self.const.repeat(w.shape[0], 1, 1, 1)
         return self.dense(w).view(-1, self.channels, 4, 4)
 
 
