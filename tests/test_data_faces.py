@@ -212,3 +212,24 @@ def test_cache_key_depends_on_everything():
 def test_cache_refuses_a_predicate(tmp_path):
     with pytest.raises(ValueError, match="withhold: a predicate cannot be cached"):
         cached_faces(5, 16, withhold=lambda f: f["glasses"] == 1, cache_dir=tmp_path)
+
+
+def test_threads_do_not_change_images():
+    f, d = sample_factors(300, seed=4), sample_details(300, seed=4)
+    assert torch.equal(render_faces(f, 16, d, workers=1), render_faces(f, 16, d, workers=2, chunk=64))
+
+
+def test_describe_factors_lists_every_factor_with_its_range():
+    table = faces.describe_factors().splitlines()
+    assert len(table) == 2 + len(FACTORS)
+    assert "| `mouth_curve` | continuous | -1 to 1, uniform |" in "\n".join(table)
+    assert "bald (0.15), short (0.4), long (0.3), bun (0.15)" in "\n".join(table)
+
+
+def test_importing_the_data_package_is_cheap():
+    import subprocess
+    import sys
+
+    code = ("import sys, stylegan_tutorial.data as d; assert 'torch' not in sys.modules; "
+            "assert 'PIL' not in sys.modules; d.FACTORS; assert 'torch' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
