@@ -257,10 +257,12 @@ def _colab_64() -> NetworkConfig:
     4², 8², 16², 32² and 64², about 16 times the generator's forward pass. 120 kimg at each
     level is 120,000 * 44.1 GFLOP = 5.3 PFLOP. A T4 peaks at 8.1 TFLOP/s in FP32; GAN
     training with small channel counts and many small kernels reaches roughly a quarter of
-    that, ~2 TFLOP/s, which gives 2,650 s, ~45 minutes, plus data loading, checkpoints and
-    samples: about an hour. This is an estimate from FLOPs (no GPU was available to measure
-    it); the same count predicts the measured CPU speed within the measurement noise, see
-    ``benchmarks/networks.md``. Mixed precision should only make it faster.
+    that, ~2 TFLOP/s (the paper's 41 days on one V100 for ~2e19 FLOP is about a third of
+    the V100's peak), which gives 2,650 s, ~45 minutes, plus data loading, checkpoints and
+    samples: about an hour. This is an estimate from FLOPs: no GPU was available to measure
+    it. On one CPU core the same step runs at 22-43 GFLOP/s, 0.9 img/s at 64² (see
+    ``benchmarks/networks.md``): the full schedule would take days there. Mixed precision
+    should only make the T4 faster.
     """
     return NetworkConfig(
         name="colab-64", resolution=64, z_dim=256, w_dim=256, mapping_width=256,
@@ -271,10 +273,13 @@ def _colab_64() -> NetworkConfig:
 
 
 def _cpu_tiny() -> NetworkConfig:
-    """A 32² StyleGAN that trains on two CPU cores in minutes: 64/32/16 channels, w of 64.
+    """A 32² StyleGAN for a laptop CPU: 64/64/32/16 channels, ``z`` and ``w`` of 64.
 
     Every part of the paper's structure is present (8-layer mapping with lrmul 0.01, learned
     constant, noise, styles, blur, mixing, minibatch stddev); only widths are small.
+    A training step costs 0.02, 0.17, 0.40 and 0.63 GFLOP per image at 4², 8², 16² and 32²;
+    at the ~22 GFLOP/s measured on one CPU core (35 img/s at 32²) the 80 kimg schedule
+    (20 kimg per level) takes about 20 minutes.
     """
     return NetworkConfig(
         name="cpu-tiny", resolution=32, z_dim=64, w_dim=64, mapping_width=64,

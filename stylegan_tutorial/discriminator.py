@@ -89,11 +89,12 @@ class Discriminator(nn.Module):
         ``alpha = 1`` is the network at ``resolution``; ``alpha = 0`` is exactly the network
         at ``resolution / 2`` applied to the 2×2-averaged images.
         """
-        if resolution is None:
-            resolution = img.shape[-1] if img.ndim == 4 else -1
+        if img.ndim != 4:
+            raise ValueError(f"img must have shape [N, C, H, W], got {tuple(img.shape)}")
+        resolution = img.shape[-1] if resolution is None else resolution
         check_resolution(resolution, maximum=self.config.resolution)
         shape = (self.config.img_channels, resolution, resolution)
-        if img.ndim != 4 or tuple(img.shape[1:]) != shape:
+        if tuple(img.shape[1:]) != shape:
             raise ValueError(f"img must have shape [N, {', '.join(map(str, shape))}], got {tuple(img.shape)}")
         alpha = check_alpha(alpha)
         level = resolution.bit_length() - 3  # index of resolution in config.resolutions
