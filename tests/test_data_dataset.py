@@ -54,13 +54,13 @@ def test_lower_resolutions_are_2x2_averages_of_the_stored_images():
     raw = _uint8_images(n=5, r=16)
     ds = ImageDataset(raw, mirror=True)
     full = ds.batch(np.arange(10))
-    assert torch.allclose(ds.batch(np.arange(10), resolution=4), downsample(full, 4))
+    assert torch.allclose(ds.batch(np.arange(10), resolution=4), downsample(full, 4), atol=1e-6)
     small = ds.at_resolution(8)
     assert small.resolution == 8 and small.identity["resolution"] == 8
-    assert torch.allclose(small[7], downsample(full[7:8], 8)[0])
+    assert torch.allclose(small[7], downsample(full[7:8], 8)[0], atol=1e-6)
     # 2x2 average at one pixel, by hand
     x = torch.from_numpy(raw[1].astype(np.float32)) / 127.5 - 1  # [16, 16, 3]
-    assert torch.allclose(small[1][:, 0, 0], x[:2, :2].mean((0, 1)))
+    assert torch.allclose(small[1][:, 0, 0], x[:2, :2].mean((0, 1)), atol=1e-6)
 
 
 def test_float_images_and_labels():
@@ -100,7 +100,7 @@ def test_open_faces_spec(tmp_path):
     # Faces are drawn at 8x8 at least; 4x4 is that store averaged 2x2.
     tiny = open_dataset("faces:n=40,seed=1,withhold=glasses+long_hair", 4, cache_dir=tmp_path)
     eight = open_dataset("faces:n=40,seed=1,withhold=glasses+long_hair", 8, cache_dir=tmp_path)
-    assert torch.allclose(tiny.all(), downsample(eight.all(), 4))
+    assert torch.allclose(tiny.all(), downsample(eight.all(), 4), atol=1e-6)
 
 
 def test_open_digits_spec():

@@ -116,17 +116,25 @@ class ImageDataset(Dataset):
                              f"max {idx.max()}")
         idx = idx % len(self)
         flip, src = idx >= n, idx % n
-        if self._uint8:
-            order = np.argsort(src, kind="stable")  # sorted reads are kinder to a memory map
-            raw = np.empty((len(src),) + self.images.shape[1:], dtype=np.uint8)
-            raw[order] = self.images[src[order]]
-            x = torch.from_numpy(raw).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-        else:
+        if not self._uint8:
             x = self.images[torch.from_numpy(src)].float()  # [B, C, H, W]
-        if flip.any():
-            f = torch.from_numpy(flip)
-            x[f] = x[f].flip(-1)
-        return downsample(x, r)  # [B, C, r, r]
+            if flip.any():
+                f = torch.from_numpy(flip)
+                x[f] = x[f].flip(-1)
+            return downsample(x, r)  # [B, C, r, r]
+        # uint8 storage: gather, pool and scale in numpy (single-threaded, no torch thread pool
+        # to wait on for a small batch). Block sums of integers are exact in float32, so the
+        # f×f mean here equals repeated 2×2 averaging exactly.
+        order = np.argsort(src, kind="stable")  # sorted reads are kinder to a memory map
+        raw = np.empty((len(src),) + self.images.shape[1:], dtype=np.uint8)
+        raw[order] = self.images[src[order]]  # [B, H, W, C]
+        x = raw.transpose(0, 3, 1, 2).astype(np.float32)  # [B, C, H, W] in 0..255
+        f = self.stored_resolution // r
+        if f > 1:
+            b, c = x.shape[:2]
+            x = x.reshape(b, c, r, f, r, f).sum(axis=(3, 5)) / (f * f)  # [B, C, r, r]
+        x[flip] = x[flip][..., ::-1]
+        return torch.from_numpy(x / 127.5 - 1.0)  # [B, C, r, r] in [-1, 1]
 
     def at_resolution(self, resolution: int) -> "ImageDataset":
         """The same images served at a lower ``resolution`` (2×2 averages), sharing storage."""

@@ -404,13 +404,15 @@ def check_resolution(resolution, low: int = MIN_RESOLUTION, high: int = MAX_RESO
 
 
 def render_faces(factors: dict, resolution: int = 32, details: dict | None = None,
-                 seed: int = 0, chunk: int = 128, workers: int | None = None) -> torch.Tensor:
+                 seed: int = 0, chunk: int | None = None,
+                 workers: int | None = None) -> torch.Tensor:
     """Draw the faces described by ``factors`` as float images ``[N, 3, R, R]`` in [-1, 1].
 
     ``details`` is the stochastic detail from :func:`sample_details` (drawn from ``seed`` when
     omitted), so you can change one factor and redraw the same faces with only that changed.
 
-    Speed: faces are drawn ``chunk`` at a time so each image plane stays in the CPU's cache, and
+    Speed: faces are drawn ``chunk`` at a time (default: 128 at 32², fewer when larger) so each
+    image plane stays in the CPU's cache, and
     the chunks are shared among ``workers`` threads (default: torch's thread count) that each run
     torch single-threaded. The tensors here are small, and splitting each one across threads
     costs more in waiting than it gains, badly so on a busy machine.
@@ -419,6 +421,7 @@ def render_faces(factors: dict, resolution: int = 32, details: dict | None = Non
     missing = [k for k in FACTORS if k not in factors]
     if missing:
         raise ValueError(f"factors is missing {missing}; it needs every key of FACTORS")
+    chunk = max(2, 2 ** 17 // resolution ** 2) if chunk is None else chunk
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
     n = len(factors["head_x"])
