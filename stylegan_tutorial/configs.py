@@ -121,8 +121,11 @@ class NetworkConfig:
                 f"mbstd_group_size must be >= 0 and mbstd_num_features >= 1, got "
                 f"{self.mbstd_group_size!r} and {self.mbstd_num_features!r}"
             )
-        if self.blur_filter is not None and len(self.blur_filter) == 0:
-            raise ValueError(f"blur_filter must be None or non-empty taps, got {self.blur_filter!r}")
+        if self.blur_filter is not None and len(self.blur_filter) % 2 == 0:
+            raise ValueError(
+                f"blur_filter must be None or an odd number of taps (it keeps the size), "
+                f"got {self.blur_filter!r}"
+            )
         for res in range(2, self.log2_resolution + 1):
             if self.channels_at(2**res) < 1:
                 raise ValueError(

@@ -136,9 +136,9 @@ class Generator(nn.Module):
                               resolution: int | None = None) -> Tensor:
         """Training-time mixing: with probability ``prob`` map a second ``z`` and mix at a random crossover.
 
-        One coin and one crossover (uniform in ``[1, layers in use)``) per minibatch, as in the
-        release. Without mixing (or at 4², where only two layers exist and one crossover is
-        possible) ``w`` is simply broadcast. Returns ``ws [N, num_layers, w_dim]``.
+        One coin and one crossover (uniform in ``[1, layers in use)``; at 4² that is always 1)
+        per minibatch, as in the release. Without mixing ``w`` is simply broadcast.
+        Returns ``ws [N, num_layers, w_dim]``.
         """
         prob = self.config.style_mixing_prob if prob is None else prob
         if not 0.0 <= prob <= 1.0:

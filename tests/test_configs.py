@@ -62,6 +62,8 @@ def test_overrides_and_unknown_names():
         NetworkConfig(resolution=2)
     with pytest.raises(ValueError, match=r"style_mixing_prob must be in \[0, 1\], got 1.5"):
         get_config("cpu-tiny", style_mixing_prob=1.5)
+    with pytest.raises(ValueError, match=r"blur_filter must be None or an odd number of taps .*got \(1, 3, 3, 1\)"):
+        get_config("cpu-tiny", blur_filter=(1, 3, 3, 1))
 
 
 def test_channel_formula_matches_the_release():
