@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 # Bump when the drawing or the sampling changes: it is part of the on-disk cache key.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MIN_RESOLUTION, MAX_RESOLUTION = 8, 256
 
 
@@ -336,9 +336,12 @@ def _draw(f: dict, det: dict, resolution: int) -> torch.Tensor:
     torch.mul(bg, 1.0 + 0.07 * blotches, out=cv.img)
 
     # Hair strands: fine stripes radiating from the crown, brightening and darkening the hair.
-    angle = torch.atan2(y - (cy - ry), x - cx)  # [B, 1, R, R]
+    # They fade out near the crown, where they would crowd closer than a pixel and alias.
+    dx, dy = x - cx, y - (cy - ry)
+    angle = torch.atan2(dy, dx)  # [B, 1, R, R]
     strands = torch.sin(angle * _column(det["strand_freq"]) + _column(det["strand_phase"]))
-    hair_px = (hair * (1.0 + 0.18 * strands)).clamp_(0, 1)  # [B, 3, R, R]
+    fade = (torch.sqrt(dx * dx + dy * dy) / (0.35 * ry)).clamp_(max=1.0)
+    hair_px = (hair * (1.0 + 0.18 * strands * fade)).clamp_(0, 1)  # [B, 3, R, R]
 
     # Shoulders, long hair falling behind, neck, ears, head.
     cv.paint(_ellipse(x, y, cx, cy + 2.05 * ry, 1.9 * rx, 0.75 * ry), _rgb(SHIRT))
