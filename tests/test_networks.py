@@ -258,7 +258,8 @@ def test_per_layer_noise_mode_and_strength():
     only_fine = ["none"] * 4 + ["fixed"] * (L - 4)
     assert not torch.equal(G.synthesis(ws, noise_mode=only_fine), none)
     assert torch.equal(G.synthesis(ws, noise_mode="fixed", noise_strength=[0.0] * L), none)
-    with pytest.raises(ValueError, match=rf"noise_strength must be a single value or one per layer \({L}\), got 3"):
+    message = rf"noise_strength must be a single value or one per layer \({L}\), got 3"
+    with pytest.raises(ValueError, match=message):
         G.synthesis(ws, noise_strength=[1.0, 1.0, 1.0])
 
 
