@@ -123,18 +123,17 @@ class ImageDataset(Dataset):
                 x[f] = x[f].flip(-1)
             return downsample(x, r)  # [B, C, r, r]
         # uint8 storage: gather, pool and scale in numpy (single-threaded, no torch thread pool
-        # to wait on for a small batch). Block sums of integers are exact in float32, so the
-        # f×f mean here equals repeated 2×2 averaging exactly.
+        # to wait on for a small batch). Sums of integers and quarters of them are exact in
+        # float32, so this equals 2×2 average pooling done on the [-1, 1] values up to rounding.
         order = np.argsort(src, kind="stable")  # sorted reads are kinder to a memory map
-        raw = np.empty((len(src),) + self.images.shape[1:], dtype=np.uint8)
-        raw[order] = self.images[src[order]]  # [B, H, W, C]
-        x = raw.transpose(0, 3, 1, 2).astype(np.float32)  # [B, C, H, W] in 0..255
-        f = self.stored_resolution // r
-        if f > 1:
-            b, c = x.shape[:2]
-            x = x.reshape(b, c, r, f, r, f).sum(axis=(3, 5)) / (f * f)  # [B, C, r, r]
+        x = np.empty((len(src),) + self.images.shape[1:], dtype=np.uint8)
+        x[order] = self.images[src[order]]  # [B, H, W, C]
+        x = x.astype(np.float32)
+        while x.shape[1] > r:  # [B, H, W, C] -> [B, H/2, W/2, C]
+            x = (x[:, 0::2, 0::2] + x[:, 1::2, 0::2] + x[:, 0::2, 1::2] + x[:, 1::2, 1::2]) * 0.25
+        x = x.transpose(0, 3, 1, 2)  # [B, C, r, r]
         x[flip] = x[flip][..., ::-1]
-        return torch.from_numpy(x / 127.5 - 1.0)  # [B, C, r, r] in [-1, 1]
+        return torch.from_numpy(np.ascontiguousarray(x) / 127.5 - 1.0)  # [B, C, r, r] in [-1, 1]
 
     def at_resolution(self, resolution: int) -> "ImageDataset":
         """The same images served at a lower ``resolution`` (2×2 averages), sharing storage."""
