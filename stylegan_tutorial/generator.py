@@ -98,6 +98,8 @@ class Generator(nn.Module):
         beta = self.config.w_avg_beta if beta is None else beta
         if not 0.0 <= beta <= 1.0:
             raise ValueError(f"beta must be in [0, 1], got {beta!r}")
+        if w.ndim != 2 or w.shape[1] != self.w_dim:
+            raise ValueError(f"w must have shape [N, {self.w_dim}] (mapping outputs), got {tuple(w.shape)}")
         self.w_avg.copy_(torch.lerp(w.detach().mean(dim=0).to(self.w_avg.dtype), self.w_avg, beta))
 
     def truncate(self, ws: Tensor, psi: float, cutoff: int | None = None) -> Tensor:

@@ -323,6 +323,8 @@ def test_bad_generator_inputs_are_value_errors():
         G(torch.randn(2, 64), psi=float("inf"))
     with pytest.raises(ValueError, match=r"ws must have shape \[N, 8, 64\] .*got \(2, 7, 64\)"):
         G.synthesis(torch.randn(2, 7, 64))
+    with pytest.raises(ValueError, match=r"w must have shape \[N, 64\] \(mapping outputs\), got \(2, 8, 64\)"):
+        G.update_w_avg(G.broadcast(w))
     with pytest.raises(ValueError, match=r"z must have shape \[N, 64\], got \(2, 3\)"):
         G(torch.randn(2, 3))
     with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\], got 1.5"):
