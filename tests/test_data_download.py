@@ -21,7 +21,21 @@ def _zip_bytes() -> bytes:
     return buf.getvalue()
 
 
+def _image_zip_bytes() -> bytes:
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, colour in enumerate([(255, 0, 0), (0, 0, 255)]):
+            png = io.BytesIO()
+            Image.fromarray(np.full((12, 20, 3), colour, np.uint8)).save(png, "PNG")
+            zf.writestr(f"img/{i}.png", png.getvalue())
+    return buf.getvalue()
+
+
 GOOD = _zip_bytes()
+IMAGES = _image_zip_bytes()
 GOOD_SHA = hashlib.sha256(GOOD).hexdigest()
 HTML = b"<!DOCTYPE html><html><body>Sign in to continue</body></html>"
 
@@ -44,6 +58,8 @@ class _Handler(BaseHTTPRequestHandler):
         hits[self.path] = hits.get(self.path, 0) + 1
         if self.path in ("/good.zip", "/wrong.zip"):
             self._send(GOOD)
+        elif self.path == "/images.zip":
+            self._send(IMAGES)
         elif self.path == "/page.zip":
             self._send(HTML, "text/html")
         elif self.path == "/flaky.zip":
@@ -116,6 +132,22 @@ def test_bad_arguments(kwargs, match, tmp_path):
     url = kwargs.pop("url")
     with pytest.raises(ValueError, match=match):
         fetch_archive(url, None, cache_dir=tmp_path, **kwargs)
+
+
+def test_fetch_and_prepare_gives_a_dataset(server, tmp_path):
+    import numpy as np
+
+    from stylegan_tutorial.data.dataset import open_dataset
+    from stylegan_tutorial.data.download import fetch_and_prepare
+
+    sha = hashlib.sha256(IMAGES).hexdigest()
+    m = fetch_and_prepare(f"{server}/images.zip", sha, tmp_path / "x.npy", 8,
+                          cache_dir=tmp_path / "cache")
+    assert m["count"] == 2 and m["source"] == str((tmp_path / "cache" / "images.zip").resolve())
+    ds = open_dataset(str(tmp_path / "x.npy"), 8)
+    x = ds.all().numpy()  # [2, 3, 8, 8]: a red square, then a blue one
+    np.testing.assert_allclose(x[0, :, 0, 0], [1, -1, -1])
+    np.testing.assert_allclose(x[1, :, 0, 0], [-1, -1, 1])
 
 
 def test_html_sniffing():
