@@ -209,9 +209,15 @@ def test_cache_key_depends_on_everything():
     assert faces.cache_key(10, 32, 0, "bun+glasses") == faces.cache_key(10, 32, 0, ("glasses", "bun"))
 
 
-def test_cache_refuses_a_predicate(tmp_path):
+def test_cache_bad_input(tmp_path):
     with pytest.raises(ValueError, match="withhold: a predicate cannot be cached"):
         cached_faces(5, 16, withhold=lambda f: f["glasses"] == 1, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="n must be at least 1 for a cached set, got 0"):
+        cached_faces(0, 16, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="resolution must be a power of two from 8 to 256, got 4"):
+        cached_faces(3, 4, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="a predicate has no condition names"):
+        faces.withhold_names(lambda f: f["glasses"] == 1)
 
 
 def test_threads_do_not_change_images():

@@ -117,11 +117,14 @@ def _check_seed(seed) -> int:
 def withhold_names(withhold: Withhold) -> tuple[str, ...]:
     """Normalise a withheld combination to sorted condition names (``"long hair"`` -> ``long_hair``).
 
-    Accepts ``None``, ``"glasses+long_hair"`` or ``("glasses", "long hair")``. A callable cannot
-    be named; it is returned as ``()`` by :func:`withhold_key` callers and handled separately.
+    Accepts ``None``, ``"glasses+long_hair"`` or ``("glasses", "long hair")``; the names are
+    the keys of :data:`CONDITIONS`. A predicate has no name (see :func:`withheld_mask`).
     """
     if withhold is None:
         return ()
+    if callable(withhold):
+        raise ValueError("withhold: a predicate has no condition names; pass names such as "
+                         "'glasses+long_hair' where a name is needed (the cache key, a spec)")
     parts = withhold.split("+") if isinstance(withhold, str) else list(withhold)
     names = []
     for part in parts:
@@ -497,6 +500,8 @@ def cached_faces(n: int, resolution: int = 32, seed: int = 0, withhold: Withhold
         raise ValueError("withhold: a predicate cannot be cached; use make_faces(...) for it, or "
                          "name the combination, e.g. withhold='glasses+long_hair'")
     n, seed = _check_count(n), _check_seed(seed)
+    if n == 0:
+        raise ValueError("n must be at least 1 for a cached set, got 0")
     resolution = check_resolution(resolution)
     folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     stem = folder / f"faces-{cache_key(n, resolution, seed, withhold)}"
