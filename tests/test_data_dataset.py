@@ -94,7 +94,8 @@ def test_open_faces_spec(tmp_path):
     ds = open_dataset("faces:n=40,seed=1,withhold=glasses+long_hair", 16, cache_dir=tmp_path)
     assert len(ds) == 40 and ds[0].shape == (3, 16, 16)
     assert ds.identity == {"source": "faces", "n": 40, "seed": 1, "withhold": "glasses+long_hair",
-                           "generator_version": faces.GENERATOR_VERSION, "resolution": 16, "count": 40, "mirror": False}
+                           "generator_version": faces.GENERATOR_VERSION, "resolution": 16,
+                           "count": 40, "mirror": False}
     assert not np.any((ds.labels["glasses"] == 1) & (ds.labels["hair_style"] == 2))
     x = ds.all()
     assert x.min() >= -1 and x.max() <= 1

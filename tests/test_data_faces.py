@@ -214,7 +214,8 @@ def test_cache_bad_input(tmp_path):
         cached_faces(5, 16, withhold=lambda f: f["glasses"] == 1, cache_dir=tmp_path)
     with pytest.raises(ValueError, match="n must be at least 1 for a cached set, got 0"):
         cached_faces(0, 16, cache_dir=tmp_path)
-    with pytest.raises(ValueError, match=r"resolution must be a power of two from 8 to 256 \(8, .*, 256\), got 4"):
+    with pytest.raises(ValueError,
+                       match=r"resolution must be a power of two from 8 to 256 \(8, .*, 256\), got 4"):
         cached_faces(3, 4, cache_dir=tmp_path)
     with pytest.raises(ValueError, match="a predicate has no condition names"):
         faces.withhold_names(lambda f: f["glasses"] == 1)

@@ -134,7 +134,8 @@ def test_bad_input(tmp_path):
     src = tmp_path / "s"
     src.mkdir()
     (src / "t.txt").write_text("x")
-    with pytest.raises(ValueError, match=r"no readable images in .*all 1 files were skipped \(first: t.txt\)"):
+    with pytest.raises(ValueError,
+                       match=r"no readable images in .*all 1 files were skipped \(first: t.txt\)"):
         prepare_images(src, tmp_path / "o.npy", 8, progress=False)
     assert not (tmp_path / "o.npy").exists() and not list(tmp_path.glob(".*tmp*"))
     with pytest.raises(FileNotFoundError, match="src does not exist: .*nowhere"):
