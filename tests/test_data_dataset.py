@@ -155,3 +155,12 @@ def test_open_dataset_folders_need_prepare_data(tmp_path):
     (tmp_path / "x.zip").write_bytes(b"PK")
     with pytest.raises(ValueError, match="prepare-data"):
         open_dataset(str(tmp_path / "x.zip"), 32)
+
+
+def test_works_with_a_dataloader():
+    from torch.utils.data import DataLoader
+
+    ds = ImageDataset(_uint8_images(n=5, r=8), resolution=4, mirror=True)
+    batches = list(DataLoader(ds, batch_size=4, shuffle=False))
+    assert [tuple(b.shape) for b in batches] == [(4, 3, 4, 4), (4, 3, 4, 4), (2, 3, 4, 4)]
+    assert torch.allclose(torch.cat(batches), ds.all())
