@@ -197,13 +197,13 @@ class ToyGANRun:
 
 
 def train_toy_gan(
-    steps: int = 2000,
+    steps: int = 1500,
     g_loss: str = "nonsaturating",
     r1_gamma: float = 0.0,
     seed: int = 0,
     centres: Tensor | None = None,
     std: float = 0.02,
-    batch_size: int = 256,
+    batch_size: int = 128,
     lr: float = 1e-3,
     latent_dim: int = 2,
     hidden: int = 128,
