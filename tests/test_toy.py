@@ -13,7 +13,8 @@ the fake one, l = psi * theta.
 - Near (0, 0) both fields are J (theta, psi) with J = [[0, 1/2], [-1/2, -gamma]], whose
   eigenvalues solve lambda^2 + gamma lambda + 1/4 = 0: purely imaginary for gamma = 0, negative
   real parts for gamma > 0. Simultaneous steps multiply the error by |1 + lr lambda| per step.
-- Alternating steps without R1 have the linear map [[1, lr/2], [-lr/2, 1 - lr^2/4]] ... with
+- Alternating steps without R1 (D first: psi' = psi - lr theta / 2, then theta' = theta +
+  lr psi' / 2) have the linear map [[1 - lr^2/4, lr/2], [-lr/2, 1]] on (theta, psi), with
   determinant 1: the iterates neither converge nor blow up.
 """
 
