@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from stylegan_tutorial.progress import tqdm
 
 from stylegan_tutorial.losses import d_logistic_loss, g_nonsaturating_loss
 from stylegan_tutorial.toy import one_thread

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from stylegan_tutorial.progress import tqdm
 
 from stylegan_tutorial.losses import (
     d_logistic_loss,

@@ -149,7 +149,7 @@ def prepare_images(src, out, resolution: int, pad: bool = False, force: bool = F
     without ``force``, and ValueError when no image could be read.
     """
     from PIL import Image
-    from tqdm.auto import tqdm
+    from stylegan_tutorial.progress import tqdm
 
     resolution = check_resolution(resolution)
     src = Path(src)
