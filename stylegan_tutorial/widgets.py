@@ -1,0 +1,84 @@
+"""Interactive controls for the notebooks, each with a static fallback for the HTML book.
+
+A widget needs a live kernel. The book is static HTML, so every widget here also carries a PNG
+that shows all of its states at once: Jupyter and Colab draw the live widget, the book (which
+ranks the widget view below images, see ``_config.yml``) draws the PNG.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Sequence
+
+import numpy as np
+
+
+def _png(array: np.ndarray) -> bytes:
+    """An ``[H, W, 3]`` uint8 array as PNG bytes."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _upscale(array: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour upscaling, so small images stay crisp in the browser."""
+    return array.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+def snapshot_strip_png(frames: Sequence[np.ndarray], labels: Sequence[str], title: str) -> bytes:
+    """All frames side by side with their labels, as one PNG: the static view of a slider."""
+    import matplotlib.pyplot as plt
+
+    from stylegan_tutorial.viz import figure_png
+
+    n = len(frames)
+    fig, axes = plt.subplots(1, n, figsize=(2.0 * n, 2.4), squeeze=False)
+    for ax, frame, label in zip(axes[0], frames, labels):
+        ax.imshow(frame, interpolation="nearest")
+        ax.set_title(label, fontsize=9)
+        ax.axis("off")
+    fig.suptitle(title)
+    png = figure_png(fig)
+    plt.close(fig)
+    return png
+
+
+def snapshot_slider(frames: Sequence[np.ndarray], labels: Sequence[str], title: str = "",
+                    scale: int = 4):
+    """A slider over image snapshots (e.g. samples during training), with a static fallback.
+
+    ``frames`` are ``[H, W, 3]`` uint8 arrays (see :func:`stylegan_tutorial.viz.image_grid`);
+    ``labels`` name them (e.g. ``"step 200"``).
+    """
+    import ipywidgets as widgets
+
+    if len(frames) != len(labels) or not frames:
+        raise ValueError(
+            f"frames and labels must be non-empty and of equal length, got {len(frames)} and {len(labels)}"
+        )
+    pngs = [_png(_upscale(f, scale)) for f in frames]
+    fallback = base64.b64encode(snapshot_strip_png(frames, labels, title)).decode("ascii")
+
+    class SnapshotSlider(widgets.VBox):
+        """A VBox whose display bundle also carries the static PNG of all snapshots."""
+
+        def _repr_mimebundle_(self, **kwargs):
+            bundle = super()._repr_mimebundle_(**kwargs)
+            bundle["image/png"] = fallback
+            return bundle
+
+    image = widgets.Image(value=pngs[-1], format="png")
+    slider = widgets.IntSlider(value=len(frames) - 1, min=0, max=len(frames) - 1,
+                               description="snapshot", continuous_update=True)
+    caption = widgets.Label(value=labels[-1])
+
+    def show(change) -> None:
+        image.value = pngs[change["new"]]
+        caption.value = labels[change["new"]]
+
+    slider.observe(show, names="value")
+    return SnapshotSlider([widgets.HTML(f"<b>{title}</b>"), slider, caption, image])
