@@ -40,13 +40,13 @@ html: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
-	$(PY) -m pytest --nbval-lax --sanitize-with ci/nbval_sanitize.cfg -p no:cacheprovider -ra
+	$(PY) -m pytest --nbval-lax --nbval-sanitize-with ci/nbval_sanitize.cfg -p no:cacheprovider -ra
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -ra
 
 nbval: $(STAMP)
-	$(PY) -m pytest notebooks --nbval-lax --sanitize-with ci/nbval_sanitize.cfg -ra
+	$(PY) -m pytest notebooks --nbval-lax --nbval-sanitize-with ci/nbval_sanitize.cfg -ra
 
 student: $(STAMP)
 	$(PY) -m stylegan_tutorial student notebooks/*.ipynb --out _build/student

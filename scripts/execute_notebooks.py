@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "stylegan_tutorial"
-RUNTIME_LINE = re.compile(r"⏱ Runtime:[^\n]*")
+RUNTIME_LINE = re.compile(r"(?m)^Runtime:[^\n]*")
 MACHINE_PATH = re.compile(r"/(root|tmp|work|home|Users)/[\w.-]+/")
 
 
@@ -61,13 +61,30 @@ def fold_carriage_returns(text: str) -> str:
     return "\n".join(lines)
 
 
+def merge_streams(outputs: list) -> list:
+    """Join consecutive stream outputs of the same stream (the kernel sends one per write)."""
+    merged: list = []
+    for out in outputs:
+        if out.get("output_type") == "stream":
+            text = out["text"] if isinstance(out["text"], str) else "".join(out["text"])
+            prev = merged[-1] if merged else None
+            if prev is not None and prev.get("output_type") == "stream" and prev["name"] == out["name"]:
+                prev["text"] += text
+                continue
+            out["text"] = text
+        merged.append(out)
+    for out in merged:
+        if out.get("output_type") == "stream":
+            out["text"] = fold_carriage_returns(out["text"])
+    return merged
+
+
 def clean_outputs(nb: dict, name: str) -> None:
     """Fold progress updates; raise if an output holds an error or a machine path."""
     for i, cell in enumerate(nb["cells"]):
+        if "outputs" in cell:
+            cell["outputs"] = merge_streams(cell["outputs"])
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream":
-                text = out["text"] if isinstance(out["text"], str) else "".join(out["text"])
-                out["text"] = fold_carriage_returns(text)
             if out.get("output_type") == "error":
                 raise RuntimeError(f"{name}: cell {i} raised {out.get('ename')}: {out.get('evalue')}")
             blob = json.dumps(out)
@@ -102,7 +119,7 @@ def execute(path: Path, timeout: int) -> float:
     cores = os.cpu_count()
     first = nb.cells[0]
     first.source = RUNTIME_LINE.sub(
-        f"⏱ Runtime: {format_runtime(seconds)} on {cores} CPU cores, measured by `make book`.",
+        f"Runtime: {format_runtime(seconds)} on {cores} CPU cores, measured by `make book`.",
         first.source,
     )
     nb.metadata["stylegan_tutorial"] = {
