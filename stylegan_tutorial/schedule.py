@@ -1,0 +1,104 @@
+"""Progressive growing as a pure function of how many images have been shown (chapter 10).
+
+StyleGAN v1 trains at 4² first and adds one level of detail at a time. Each level gets a
+*phase* of ``phase_kimg`` thousand images: the first half trains the current resolution as it
+is, the second half fades the next resolution in. During a fade the new block's output is
+blended with the upsampled (G) or downsampled (D, real images) old path by ``alpha``, which
+rises linearly from 0 to 1. When the last level has faded in, training stays at the top
+resolution until the run ends.
+
+The release describes the same schedule with a level of detail ``lod`` that counts halvings
+from the top resolution and falls continuously: ``lod = log2(top / res) + (1 - alpha)``.
+The batch size and learning rate of a fade are those of the *new* resolution, as in the
+release (``minibatch_dict[resolution]`` with ``resolution = top >> floor(lod)``).
+
+Everything here is a pure function of ``(nimg, network config, phase_kimg)``: easy to test, and
+a resumed run recomputes exactly where it was.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from stylegan_tutorial.configs import NetworkConfig
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Where training is after ``nimg`` images: which resolution, how far faded in, with what."""
+
+    nimg: int
+    resolution: int  # the resolution the networks run at (the new one during a fade)
+    alpha: float  # 1.0 when not fading; rises 0 -> 1 during the fade-in of ``resolution``
+    lod: float  # the release's level of detail: log2(top / resolution) + (1 - alpha)
+    batch_size: int
+    learning_rate: float
+
+    @property
+    def fading(self) -> bool:
+        """Whether ``resolution`` is still being faded in."""
+        return self.alpha < 1.0
+
+    @property
+    def key(self) -> tuple[int, bool]:
+        """``(resolution, fading)``: the release resets Adam's state whenever this changes."""
+        return (self.resolution, self.fading)
+
+    @property
+    def kimg(self) -> float:
+        return self.nimg / 1000.0
+
+
+def check_phase_kimg(phase_kimg: float) -> float:
+    """``phase_kimg`` must be a positive, finite number of thousands of images."""
+    if isinstance(phase_kimg, bool) or not isinstance(phase_kimg, (int, float)) \
+            or not math.isfinite(phase_kimg) or phase_kimg <= 0:
+        raise ValueError(f"phase_kimg must be a positive number of thousands of images, "
+                         f"got {phase_kimg!r}")
+    return float(phase_kimg)
+
+
+def level_and_alpha(kimg: float, phase_kimg: float, num_levels: int) -> tuple[int, float]:
+    """``(level, alpha)`` after ``kimg``: level 0 is 4², level ``num_levels - 1`` the top.
+
+    Phase ``i`` (``i * phase_kimg <= kimg < (i + 1) * phase_kimg``) trains level ``i`` for
+    its first half and fades level ``i + 1`` in over its second half.
+    """
+    phase_kimg = check_phase_kimg(phase_kimg)
+    if not kimg >= 0:
+        raise ValueError(f"kimg must be >= 0, got {kimg!r}")
+    half = phase_kimg / 2
+    phase = math.floor(kimg / phase_kimg)
+    if phase >= num_levels - 1:  # the top level has been reached: stay there
+        return num_levels - 1, 1.0
+    into = kimg - phase * phase_kimg
+    if into < half:
+        return phase, 1.0
+    return phase + 1, (into - half) / half
+
+
+def phase_at(nimg: int, network: NetworkConfig, phase_kimg: float | None = None) -> Phase:
+    """The :class:`Phase` after ``nimg`` images for ``network`` (``phase_kimg``: its default)."""
+    if isinstance(nimg, bool) or not isinstance(nimg, int) or nimg < 0:
+        raise ValueError(f"nimg must be an integer >= 0, got {nimg!r}")
+    phase_kimg = network.phase_kimg if phase_kimg is None else phase_kimg
+    resolutions = network.resolutions  # [4, 8, ..., top]
+    level, alpha = level_and_alpha(nimg / 1000.0, phase_kimg, len(resolutions))
+    res = resolutions[level]
+    lod = math.log2(network.resolution // res) + (1.0 - alpha)
+    return Phase(nimg, res, alpha, lod, network.batch_size_at(res), network.learning_rate_at(res))
+
+
+def phase_boundaries(network: NetworkConfig, phase_kimg: float | None = None) -> list[tuple[float, int, str]]:
+    """Every change of the schedule as ``(kimg, resolution, "fade-in" | "train")``, for tables.
+
+    Example for 4 levels and ``phase_kimg = 20``: (0, 4, train), (10, 8, fade-in),
+    (20, 8, train), (30, 16, fade-in), ...
+    """
+    phase_kimg = check_phase_kimg(network.phase_kimg if phase_kimg is None else phase_kimg)
+    out = [(0.0, network.resolutions[0], "train")]
+    for i, res in enumerate(network.resolutions[1:]):
+        out.append((i * phase_kimg + phase_kimg / 2, res, "fade-in"))
+        out.append(((i + 1) * phase_kimg, res, "train"))
+    return out
