@@ -1,0 +1,199 @@
+"""Checkpoints that survive a killed Colab session and never run code when read (chapter 10).
+
+A checkpoint is one ``.safetensors`` file: every tensor of the run (G, D, G_ema, both Adam
+states, the torch RNG state) by name, plus one JSON document in the file's metadata
+(the training configuration, the dataset's identity, the schedule position, the sampler
+position, the NumPy and Python RNG states, the loss history). safetensors stores raw numbers
+and a JSON header, nothing else, so reading a checkpoint can never execute code. A pickle
+(what ``torch.save`` writes) is refused: a crafted pickle runs code when it is loaded.
+
+Writing is atomic: the bytes go to a temporary file in the same folder, are flushed and
+``fsync``-ed, and only then renamed over the final name (``os.replace`` is atomic on POSIX and
+Windows), and the folder is fsync-ed so the rename itself is durable. A process killed at any
+moment leaves either the old set of checkpoints or the old set plus a complete new one; a
+stray temporary file is ignored by :func:`latest_checkpoint` and cleaned up later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import torch
+
+FORMAT = "stylegan-tutorial-checkpoint/1"
+_NAME = re.compile(r"^checkpoint-(\d{9,})\.safetensors$")
+_META_KEY = "stylegan_tutorial"
+
+
+def checkpoint_name(nimg: int) -> str:
+    """``checkpoint-000012345.safetensors``: names sort in the order of images shown."""
+    return f"checkpoint-{nimg:09d}.safetensors"
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (skipped where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def save_checkpoint(path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
+    """Write ``tensors`` and the JSON-able ``meta`` to ``path`` atomically; return the path."""
+    from safetensors.torch import save
+
+    path = Path(path)
+    flat = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    blob = save(flat, metadata={_META_KEY: json.dumps({"format": FORMAT, **meta})})
+    atomic_write_bytes(path, blob)
+    return path
+
+
+def load_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a checkpoint written by :func:`save_checkpoint`: ``(tensors, meta)`` on the CPU.
+
+    Anything that is not a safetensors file of this format (a pickle from ``torch.save``
+    above all) raises ValueError without being unpickled or executed.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such checkpoint: {path}")
+    data = path.read_bytes()
+    if _looks_like_pickle(data):
+        raise ValueError(
+            f"refusing to load {path}: it is a pickle (torch.save format), and unpickling can run "
+            f"arbitrary code. Only .safetensors checkpoints written by stylegan-tutorial are read."
+        )
+    try:
+        tensors = load(data)
+        meta_text = _read_metadata(data).get(_META_KEY)
+    except (SafetensorError, ValueError, json.JSONDecodeError, OSError) as err:
+        raise ValueError(f"{path} is not a readable safetensors checkpoint ({err})") from None
+    if meta_text is None:
+        raise ValueError(f"{path} is a safetensors file without stylegan-tutorial metadata")
+    meta = json.loads(meta_text)
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} has format {meta.get('format')!r}; this version reads {FORMAT!r}")
+    return tensors, meta
+
+
+def _looks_like_pickle(data: bytes) -> bool:
+    """A pickle starts with the PROTO opcode 0x80; torch.save's zip starts with ``PK``."""
+    return data[:1] == b"\x80" or data[:2] == b"PK"
+
+
+def _read_metadata(data: bytes) -> dict:
+    """The ``__metadata__`` of a safetensors file: 8-byte little-endian header size, JSON header."""
+    if len(data) < 8:
+        raise ValueError("file too short for a safetensors header")
+    size = int.from_bytes(data[:8], "little")
+    if size > len(data) - 8:
+        raise ValueError("header size runs past the end of the file")
+    return json.loads(data[8:8 + size]).get("__metadata__") or {}
+
+
+def list_checkpoints(folder) -> list[Path]:
+    """Every complete checkpoint in ``folder``, oldest first (temporary files are ignored)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(folder) -> Path | None:
+    """The newest checkpoint in ``folder`` that reads back completely (None if there is none).
+
+    A file that fails to read (truncated by a full disk, say) is skipped with a warning, so
+    ``--resume auto`` falls back to the one before it.
+    """
+    import warnings
+
+    for path in reversed(list_checkpoints(folder)):
+        try:
+            load_checkpoint(path)
+        except ValueError as err:
+            warnings.warn(f"skipping unreadable checkpoint {path}: {err}")
+            continue
+        return path
+    return None
+
+
+def prune_checkpoints(folder, keep_last: int) -> list[Path]:
+    """Delete all but the newest ``keep_last`` checkpoints and stale temporary files; return the deleted."""
+    if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
+        raise ValueError(f"keep_last must be an integer >= 1, got {keep_last!r}")
+    folder = Path(folder)
+    doomed = list_checkpoints(folder)[:-keep_last]
+    doomed += [p for p in folder.glob(".checkpoint-*.tmp") if not _owned_by_live_process(p)]
+    for p in doomed:
+        p.unlink(missing_ok=True)
+    return doomed
+
+
+def _owned_by_live_process(tmp: Path) -> bool:
+    """Whether the pid in a temporary file's name is still running (then it is mid-write)."""
+    try:
+        pid = int(tmp.name.rsplit(".", 2)[-2])
+        if pid == os.getpid():
+            return True
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError, IndexError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_compatible(saved: dict, current: dict, what: str, ignore=(), force: bool = False) -> list[str]:
+    """Compare two JSON-able dicts (configs or dataset identities), ignoring keys in ``ignore``.
+
+    Returns the differences as readable lines. With ``force=False`` any difference raises a
+    ValueError listing them; with ``force=True`` they are only returned (for a warning).
+    """
+    def flatten(d, prefix=""):
+        out = {}
+        for k, v in d.items():
+            if k in ignore:
+                continue
+            if isinstance(v, dict) and v and all(isinstance(x, str) for x in v):
+                out.update(flatten(v, f"{prefix}{k}."))
+            else:
+                out[f"{prefix}{k}"] = v
+        return out
+
+    a, b = flatten(saved), flatten(current)
+    diffs = [f"{k}: checkpoint has {a.get(k, '(missing)')!r}, this run has {b.get(k, '(missing)')!r}"
+             for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    if diffs and not force:
+        raise ValueError(f"the checkpoint's {what} differs from this run's; pass force=True "
+                         f"(--force) to resume anyway:\n  " + "\n  ".join(diffs))
+    return diffs
