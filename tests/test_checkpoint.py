@@ -1,0 +1,143 @@
+"""Checkpoints: atomic, safe to read, exact to resume from, refused when they do not match."""
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from stylegan_tutorial import checkpoint as ckpt
+from stylegan_tutorial.data.dataset import ImageDataset
+from stylegan_tutorial.training import train, training_config
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def tiny(**fields):
+    """8² network, 32 images per phase: 4² for 16 images, 8² fading in over the next 16."""
+    fields = {"phase_kimg": 0.032, "total_kimg": 0.096, "tick_kimg": 0.024, "snapshot_kimg": 1.0, **fields}
+    return training_config("cpu-tiny", network_overrides=dict(resolution=8, batch_sizes={4: 8, 8: 8}),
+                           **fields)
+
+
+def images(n=40, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return ImageDataset(torch.rand(n, 3, 8, 8, generator=g) * 2 - 1, mirror=True,
+                        identity={"source": "test", "seed": seed})
+
+
+def test_round_trip_of_tensors_and_meta(tmp_path):
+    tensors = {"a": torch.arange(6.0).view(2, 3), "b": torch.tensor([1, 2], dtype=torch.uint8),
+               "s": torch.tensor(3.0)}
+    path = ckpt.save_checkpoint(tmp_path / ckpt.checkpoint_name(5), tensors, {"x": [1, 2], "y": "z"})
+    assert path.name == "checkpoint-000000005.safetensors"
+    back, meta = ckpt.load_checkpoint(path)
+    assert set(back) == set(tensors) and all(torch.equal(back[k], tensors[k]) for k in tensors)
+    assert meta["x"] == [1, 2] and meta["y"] == "z"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+
+
+class Exploit:
+    """Unpickling this runs ``open(marker, 'w')``: what a malicious checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.mark.parametrize("writer", ["pickle", "torch.save"])
+def test_a_pickle_that_runs_code_is_refused_unexecuted(tmp_path, writer):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "checkpoint-000000001.safetensors"
+    payload = {"G.weight": torch.zeros(2), "evil": Exploit(marker)}
+    if writer == "pickle":
+        path.write_bytes(pickle.dumps(payload))
+    else:
+        torch.save(payload, path)
+    with pytest.raises(ValueError, match="refusing to load .* pickle"):
+        ckpt.load_checkpoint(path)
+    with pytest.warns(UserWarning, match="skipping unreadable"):
+        assert ckpt.latest_checkpoint(tmp_path) is None
+    assert not marker.exists()
+
+
+def test_truncated_latest_falls_back_to_the_previous(tmp_path):
+    good = ckpt.save_checkpoint(tmp_path / ckpt.checkpoint_name(10), {"a": torch.ones(100)}, {})
+    bad = ckpt.save_checkpoint(tmp_path / ckpt.checkpoint_name(20), {"a": torch.ones(100)}, {})
+    bad.write_bytes(bad.read_bytes()[:-50])
+    (tmp_path / ".checkpoint-000000030.safetensors.999999.tmp").write_bytes(b"half")
+    with pytest.warns(UserWarning):
+        assert ckpt.latest_checkpoint(tmp_path) == good
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        ckpt.load_checkpoint(bad)
+
+
+def test_prune_keeps_the_newest(tmp_path):
+    for n in (3, 1, 20, 7):
+        ckpt.save_checkpoint(tmp_path / ckpt.checkpoint_name(n), {"a": torch.ones(1)}, {})
+    stale = tmp_path / ".checkpoint-000000099.safetensors.999999999.tmp"  # no such pid
+    stale.write_bytes(b"x")
+    ckpt.prune_checkpoints(tmp_path, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [ckpt.checkpoint_name(7), ckpt.checkpoint_name(20)]
+    with pytest.raises(ValueError, match="keep_last"):
+        ckpt.prune_checkpoints(tmp_path, 0)
+
+
+def test_check_compatible_lists_differences():
+    with pytest.raises(ValueError, match=r"r1_gamma: checkpoint has 10.0, this run has 5.0"):
+        ckpt.check_compatible({"r1_gamma": 10.0, "seed": 0}, {"r1_gamma": 5.0, "seed": 0}, "configuration")
+    assert ckpt.check_compatible({"a": 1, "b": 2}, {"a": 1, "b": 3}, "x", ignore=("b",)) == []
+    assert len(ckpt.check_compatible({"a": 1}, {"a": 2}, "x", force=True)) == 1
+
+
+def weights(module):
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+@pytest.mark.slow
+def test_resume_is_bit_identical(tmp_path):
+    # 12 steps straight (4², then 8² fading in, then 8²: two Adam resets) ...
+    straight = train(tiny(), images(), progress=False)
+    # ... versus 5 steps, a checkpoint, a fresh process state, and the other 7
+    first = train(tiny(), images(), tmp_path / "run", progress=False, stop_at_kimg=0.040)
+    assert first.nimg == 40 and first.last_checkpoint.name == ckpt.checkpoint_name(40)
+    torch.manual_seed(12345)  # scramble the global RNG: the checkpoint must restore it
+    second = train(tiny(), images(), tmp_path / "run", resume="auto", progress=False)
+    assert second.nimg == straight.nimg == 96
+    for a, b in ((straight.G_ema, second.G_ema), (straight.G, second.G), (straight.D, second.D)):
+        wa, wb = weights(a), weights(b)
+        assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    # the resumed run carries the first part's log on (a tick is closed when a run stops)
+    assert second.history[:len(first.history)] == first.history
+    assert [h["kimg"] for h in second.history] == [0.024, 0.040, 0.048, 0.072, 0.096]
+
+
+def test_mismatched_config_or_dataset_is_refused_unless_forced(tmp_path):
+    out = tmp_path / "run"
+    train(tiny(total_kimg=0.016), images(), out, progress=False)
+    with pytest.raises(ValueError, match="(?s)configuration differs.*r1_gamma"):
+        train(tiny(total_kimg=0.024, r1_gamma=1.0), images(), out, resume="auto", progress=False)
+    with pytest.raises(ValueError, match="(?s)dataset differs.*seed"):
+        train(tiny(total_kimg=0.024), images(seed=1), out, resume="auto", progress=False)
+    with pytest.warns(UserWarning, match="forced"):
+        run = train(tiny(total_kimg=0.024, r1_gamma=1.0), images(), out, resume="auto",
+                    force=True, progress=False)
+    assert run.nimg == 24
+    # the stopping point may change freely; a new run into a used folder is refused
+    with pytest.raises(FileExistsError, match="already holds checkpoints"):
+        train(tiny(), images(), out, progress=False)
+
+
+def test_keep_last_prunes_during_training(tmp_path):
+    out = tmp_path / "run"
+    train(tiny(total_kimg=0.048, snapshot_kimg=0.008, keep_last=2), images(), out, progress=False)
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == [ckpt.checkpoint_name(40), ckpt.checkpoint_name(48)]
+    assert not list(out.glob(".*.tmp"))
