@@ -27,6 +27,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "stylegan_tutorial.configs",
         "list the named network configurations with their sizes and parameter counts",
     ),
+    "train": ("stylegan_tutorial.training", "train StyleGAN with progressive growing; resumable checkpoints"),
+    "generate": ("stylegan_tutorial.generate", "images from a trained generator: a grid or files from seeds"),
+    "mix": ("stylegan_tutorial.generate", "the style-mixing figure: styles of some layers from other seeds"),
 }
 
 

@@ -169,9 +169,10 @@ def add_mix_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser)
     parser.add_argument("--rows", default="1-3", help="seeds of the sources B, down the left (default 1-3)")
     parser.add_argument("--cols", default="10-14", help="seeds of the sources A, across the top (default 10-14)")
-    parser.add_argument("--styles", nargs="+", default=["coarse", "middle", "fine"],
-                        help="which layers B gives, one block of rows each: coarse, middle, fine "
-                             "or a range like 0-3 (default: all three)")
+    parser.add_argument("--styles", nargs="+", default=None,
+                        help="which layers B gives, one block of rows each: coarse (4²-8²), "
+                             "middle (16²-32²), fine (64² and up) or a layer range like 0-3 "
+                             "(default: those of the three that the generator has)")
 
 
 def _check_psi(psi: float) -> float:
@@ -219,6 +220,8 @@ def run_mix(args) -> int:
 
     rows, cols, psi = parse_seeds(args.rows, "rows"), parse_seeds(args.cols, "cols"), _check_psi(args.psi)
     G = load_generator(args.checkpoint, device=_device(args.device))
+    if args.styles is None:
+        args.styles = [n for n, first in (("coarse", 0), ("middle", 4), ("fine", 8)) if first < G.num_layers]
     for spec in args.styles:
         style_layers(spec, G.num_layers)  # every error before anything is written
     grid = style_mixing_figure(G, rows, cols, args.styles, psi, args.noise)
