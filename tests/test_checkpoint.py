@@ -141,3 +141,46 @@ def test_keep_last_prunes_during_training(tmp_path):
     train(tiny(total_kimg=0.048, snapshot_kimg=0.008, keep_last=2), images(), out, progress=False)
     assert sorted(p.name for p in out.glob("checkpoint-*")) == [ckpt.checkpoint_name(40), ckpt.checkpoint_name(48)]
     assert not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_always_leaves_a_readable_latest_checkpoint(tmp_path):
+    """Kill a training process (checkpointing every step) four times at random; resume each time."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    env = {**os.environ, "STYLEGAN_TUTORIAL_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "stylegan_tutorial", "train", "--config", "cpu-tiny",
+           "--data", "faces:n=64", "--kimg", "1000", "--phase-kimg", "1000", "--snapshot-kimg", "0.032",
+           "--tick-kimg", "1000", "--keep-last", "2", "--out", str(out), "--resume", "auto",
+           "--no-progress"]
+    rng = random.Random(0)
+    progress = []
+    for kill in range(4):
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            start_count = len(ckpt.list_checkpoints(out))
+            newest = ckpt.list_checkpoints(out)[-1:] if start_count else []
+            deadline = time.monotonic() + 60
+            while ckpt.list_checkpoints(out)[-1:] == newest:  # wait for this process's first write
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline, "no checkpoint written within 60 s"
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 1.0))  # then kill at a random moment, mid-write or not
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            proc.stderr.close()
+        latest = ckpt.latest_checkpoint(out)  # never without a readable latest checkpoint
+        assert latest is not None
+        tensors, meta = ckpt.load_checkpoint(latest)
+        assert "G_ema.w_avg" in tensors and meta["nimg"] == int(latest.stem.split("-")[1])
+        progress.append(meta["nimg"])
+    assert progress == sorted(progress) and progress[-1] > progress[0]  # each resume went on
+    assert len(ckpt.list_checkpoints(out)) <= 3  # keep-last 2, plus at most one being pruned
