@@ -1,0 +1,326 @@
+"""The oracle: a small CNN that reads the known factors back out of a face (chapter 10).
+
+The paper measures its generators with networks trained on real photographs (Inception for FID,
+VGG for path length, 40 CelebA attribute classifiers for separability). Those weights come from
+the internet; the course's faces come with something better: every image's *true* factors. So the
+package trains its own judge on the generated faces, ships its weights (a few hundred kB) and the
+metrics in :mod:`stylegan_tutorial.metrics` use it in three ways:
+
+- :meth:`Oracle.features` (the penultimate layer, ``[N, 128]``) is the feature space for Fréchet
+  distance, KID and perceptual path length, the role Inception and VGG play in the paper;
+- :meth:`Oracle.predict` gives every factor of :data:`~stylegan_tutorial.data.faces.FACTORS`:
+  a number for continuous factors, a class for categorical ones (separability, mixing table);
+- its held-out accuracy and R² per factor are in the manifest beside the weights.
+
+Inputs of any size are brought to 32² first (box-averaged when larger, bilinear when smaller),
+so the oracle judges 32² and 64² generators alike.
+
+Heads: continuous factors are regressed after scaling their range to [0, 1]; the background hue
+lives on a circle (hue 0 and hue 1 are the same red), so it is regressed as
+``(cos 2 pi h, sin 2 pi h)`` and read back with ``atan2``; categorical factors get logits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stylegan_tutorial.data.faces import FACTORS, make_faces
+
+Tensor = torch.Tensor
+
+RESOLUTION = 32  # the oracle sees every image at 32²
+CIRCULAR = ("background_hue",)  # continuous factors that wrap around (1.0 == 0.0)
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+WEIGHTS_NAME = "oracle-faces32.safetensors"
+MANIFEST_NAME = "oracle-faces32.json"
+
+
+def head_layout() -> dict[str, slice]:
+    """Which outputs of the head belong to which factor, in :data:`FACTORS` order.
+
+    Continuous: 1 output (2 for a circular one: cos, sin); categorical: one logit per category.
+    """
+    layout, start = {}, 0
+    for name, f in FACTORS.items():
+        width = len(f.values) if f.kind == "categorical" else (2 if name in CIRCULAR else 1)
+        layout[name] = slice(start, start + width)
+        start += width
+    return layout
+
+
+def to_oracle_input(images: Tensor) -> Tensor:
+    """``[N, 3, H, W]`` images in [-1, 1] -> ``[N, 3, 32, 32]``, clamped to [-1, 1].
+
+    Larger images are box-averaged (exactly how the dataset pools 64² to 32²); smaller ones are
+    upsampled bilinearly. Generator outputs are not clamped, the images a reader sees are.
+    """
+    if not isinstance(images, Tensor) or images.ndim != 4 or images.shape[1] != 3:
+        shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+        raise ValueError(f"images must be a tensor [N, 3, H, W] (RGB in [-1, 1]), got {shape}")
+    images = images.float().clamp(-1.0, 1.0)
+    size = images.shape[-1]
+    if images.shape[-2] != size:
+        raise ValueError(f"images must be square, got {images.shape[-2]}x{size}")
+    if size > RESOLUTION:
+        return F.adaptive_avg_pool2d(images, RESOLUTION)  # [N, 3, 32, 32]
+    if size < RESOLUTION:
+        return F.interpolate(images, size=RESOLUTION, mode="bilinear", align_corners=False)
+    return images
+
+
+def _conv(c_in: int, c_out: int) -> nn.Sequential:
+    """3x3 convolution, batch norm, leaky ReLU: the oracle's only building block."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                         nn.LeakyReLU(0.2))
+
+
+class Oracle(nn.Module):
+    """A ~270k-parameter CNN: 32² -> 16² -> 8² -> 4², a 128-wide feature layer, one linear head.
+
+    The 4x4 map is flattened (not averaged) so the features keep *where* things are: head
+    position is one of the factors.
+    """
+
+    def __init__(self, feature_dim: int = 128):
+        super().__init__()
+        self.layout = head_layout()
+        n_out = max(s.stop for s in self.layout.values())
+        self.body = nn.Sequential(
+            _conv(3, 32), nn.AvgPool2d(2),                   # [N, 32, 16, 16]
+            _conv(32, 64), _conv(64, 64), nn.AvgPool2d(2),   # [N, 64, 8, 8]
+            _conv(64, 80), nn.AvgPool2d(2),                  # [N, 80, 4, 4]
+            nn.Flatten(),                                    # [N, 1280]
+            nn.Linear(80 * 16, feature_dim), nn.LeakyReLU(0.2),  # [N, F]
+        )
+        self.head = nn.Linear(feature_dim, n_out)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.head.in_features
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """``images [N, 3, H, W]`` -> ``(features [N, F], raw head outputs [N, n_out])``."""
+        feats = self.body(to_oracle_input(images))
+        return feats, self.head(feats)
+
+    @torch.no_grad()
+    def features(self, images: Tensor, batch_size: int = 512) -> Tensor:
+        """The penultimate layer ``[N, F]``: the feature space of FD, KID and path length."""
+        return torch.cat([self(chunk)[0] for chunk in images.split(batch_size)])
+
+    @torch.no_grad()
+    def predict(self, images: Tensor, batch_size: int = 512) -> dict[str, Tensor]:
+        """Every factor's prediction: values in the factor's units, or class indices.
+
+        Also ``"<name>_prob" [N, K]`` (softmax) for each categorical factor.
+        """
+        out = torch.cat([self(chunk)[1] for chunk in images.split(batch_size)])
+        return decode(out, self.layout)
+
+
+def decode(out: Tensor, layout: dict[str, slice]) -> dict[str, Tensor]:
+    """Raw head outputs ``[N, n_out]`` -> ``{factor: [N]}`` in the factor's own units."""
+    pred = {}
+    for name, sl in layout.items():
+        f, o = FACTORS[name], out[:, sl]
+        if f.kind == "categorical":
+            pred[name] = o.argmax(dim=1)
+            pred[f"{name}_prob"] = o.softmax(dim=1)
+        elif name in CIRCULAR:
+            unit = torch.atan2(o[:, 1], o[:, 0]) / (2 * math.pi) % 1.0  # [N] in [0, 1)
+            pred[name] = f.low + unit * (f.high - f.low)
+        else:
+            pred[name] = f.low + o[:, 0] * (f.high - f.low)
+    return pred
+
+
+def encode_targets(factors: dict[str, np.ndarray]) -> dict[str, Tensor]:
+    """True factors -> training targets: continuous scaled to [0, 1] (cos/sin if circular)."""
+    targets = {}
+    for name, f in FACTORS.items():
+        v = torch.as_tensor(np.asarray(factors[name]))
+        if f.kind == "categorical":
+            targets[name] = v.long()
+            continue
+        unit = (v.float() - f.low) / (f.high - f.low)  # [N] in [0, 1]
+        if name in CIRCULAR:
+            unit = torch.stack([torch.cos(2 * math.pi * unit), torch.sin(2 * math.pi * unit)], 1)
+        targets[name] = unit
+    return targets
+
+
+def oracle_loss(out: Tensor, targets: dict[str, Tensor], layout: dict[str, slice]) -> Tensor:
+    """Sum over factors: mean squared error (continuous, in [0, 1] units) or cross-entropy."""
+    total = out.new_zeros(())
+    for name, sl in layout.items():
+        o, t = out[:, sl], targets[name]
+        if FACTORS[name].kind == "categorical":
+            total = total + F.cross_entropy(o, t)
+        else:
+            # x10: a range-scaled MSE of 0.01 (about the precision wanted) should weigh like a
+            # cross-entropy of 0.1.
+            total = total + 10.0 * F.mse_loss(o, t.view_as(o))
+    return total
+
+
+def circular_difference(a: Tensor, b: Tensor, period: float = 1.0) -> Tensor:
+    """Signed ``a - b`` on a circle of ``period``, in ``[-period/2, period/2)``."""
+    return (a - b + period / 2) % period - period / 2
+
+
+def factor_scores(pred: dict[str, Tensor], factors: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per factor: accuracy (categorical) or R² (continuous) of predictions against the truth.
+
+    For the circular hue the residual is the shortest way round the circle, and the baseline is
+    ``1/12``: a constant guess's mean squared error on a uniform circle of period 1.
+    """
+    scores = {}
+    for name, f in FACTORS.items():
+        p, t = pred[name].double(), torch.as_tensor(np.asarray(factors[name])).double()
+        if f.kind == "categorical":
+            scores[name] = float((p == t).double().mean())
+        elif name in CIRCULAR:
+            period = f.high - f.low
+            d = circular_difference(p, t, period) / period
+            scores[name] = float(1.0 - (d ** 2).mean() / (1.0 / 12.0))
+        else:
+            scores[name] = float(1.0 - ((p - t) ** 2).mean() / ((t - t.mean()) ** 2).mean())
+    return scores
+
+
+# --------------------------------------------------------------------------------------------
+# Training (run once by scripts/train_oracle.py; the result ships with the package)
+# --------------------------------------------------------------------------------------------
+
+def _augment(x: Tensor, gen: torch.Generator) -> Tensor:
+    """Per-image Gaussian pixel noise with sigma in [0, 0.08]: generated images are never clean."""
+    sigma = 0.08 * torch.rand(x.shape[0], 1, 1, 1, generator=gen)
+    return x + sigma * torch.randn(x.shape, generator=gen)
+
+
+def train_oracle(out_dir, seed: int = 0, n_train: int = 40_000, n_test: int = 4_000,
+                 epochs: int = 6, batch_size: int = 128, lr: float = 2e-3,
+                 progress: bool = True, command: str | None = None) -> dict:
+    """Train an :class:`Oracle` on freshly drawn 32² faces and save weights + manifest to ``out_dir``.
+
+    Training faces come from ``seed``, held-out faces from ``seed + 1`` (disjoint draws). Adam
+    with a cosine learning-rate decay; pixel noise as augmentation. Returns the manifest
+    (also written as JSON): command, seed, sizes, held-out scores per factor, wall time, machine.
+    """
+    from stylegan_tutorial.progress import tqdm
+
+    for arg, value in (("n_train", n_train), ("n_test", n_test), ("epochs", epochs),
+                       ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    start = time.time()
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    x_train, f_train = make_faces(n_train, RESOLUTION, seed=seed)
+    x_test, f_test = make_faces(n_test, RESOLUTION, seed=seed + 1)
+    t_train = encode_targets(f_train)
+
+    model = Oracle()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * (n_train // batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    bar = tqdm(total=steps, desc="oracle", disable=not progress)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(n_train, generator=gen)
+        for i in range(n_train // batch_size):
+            idx = order[i * batch_size:(i + 1) * batch_size]
+            _, out = model(_augment(x_train[idx], gen))
+            loss = oracle_loss(out, {k: v[idx] for k, v in t_train.items()}, model.layout)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    model.eval()
+    scores = factor_scores(model.predict(x_test), f_test)
+    manifest = {
+        "command": command or f"train_oracle(seed={seed}, n_train={n_train}, epochs={epochs})",
+        "seed": seed, "n_train": n_train, "n_test": n_test, "epochs": epochs,
+        "batch_size": batch_size, "lr": lr, "resolution": RESOLUTION,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "held_out": {k: round(v, 4) for k, v in scores.items()},
+        "held_out_metric": {k: "accuracy" if f.kind == "categorical" else "R2"
+                            for k, f in FACTORS.items()},
+        "wall_time_s": round(time.time() - start, 1),
+        "machine": f"{platform.machine()} {platform.processor() or ''} "
+                   f"{os.cpu_count()} cpus, torch {torch.__version__}, "
+                   f"{torch.get_num_threads()} threads, load average "
+                   f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}",
+    }
+    save_oracle(model, out_dir, manifest)
+    return manifest
+
+
+# --------------------------------------------------------------------------------------------
+# Shipping: safetensors weights + a JSON manifest holding their sha256
+# --------------------------------------------------------------------------------------------
+
+def sha256_of(path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_oracle(model: Oracle, out_dir, manifest: dict) -> Path:
+    """Write ``oracle-faces32.safetensors`` and its manifest (with the file's sha256) to ``out_dir``."""
+    from safetensors.torch import save_file
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights = out_dir / WEIGHTS_NAME
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(weights))
+    manifest = dict(manifest, file=WEIGHTS_NAME, sha256=sha256_of(weights))
+    (out_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+    return weights
+
+
+def verify_sha256(path, expected: str) -> None:
+    """Raise ValueError naming the file, the expected and the actual hash if they differ."""
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ValueError(f"sha256 mismatch for {path}: expected {expected}, got {actual}. The "
+                         "file is damaged or was replaced; reinstall the package or retrain with "
+                         "scripts/train_oracle.py")
+
+
+def load_oracle(directory=None, device: str | torch.device = "cpu") -> Oracle:
+    """The shipped oracle in eval mode, after checking its weights against the manifest's sha256."""
+    from safetensors.torch import load_file
+
+    directory = PRETRAINED_DIR if directory is None else Path(directory)
+    manifest_path = directory / MANIFEST_NAME
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"no oracle manifest at {manifest_path}; train one with "
+                                "scripts/train_oracle.py")
+    manifest = json.loads(manifest_path.read_text())
+    weights = directory / manifest["file"]
+    if not weights.exists():
+        raise FileNotFoundError(f"oracle weights {weights} named by {manifest_path} are missing")
+    verify_sha256(weights, manifest["sha256"])
+    model = Oracle()
+    model.load_state_dict(load_file(str(weights)))
+    model.manifest = manifest
+    return model.eval().to(device)
