@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,9 +33,19 @@ MACHINE_PATH = re.compile(r"/(root|tmp|work|home|Users)/[\w.-]+/")
 
 
 def package_files() -> list[Path]:
-    """Every file of the package that can change what a notebook computes, in a stable order."""
+    """Every file of the package that can change what a notebook computes, in a stable order.
+
+    In a git checkout these are the files git tracks (as they are in the working tree), so a
+    scratch file beside the package does not change the hash; elsewhere, every file.
+    """
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "--", PACKAGE.name], cwd=ROOT,
+                                capture_output=True, check=True).stdout.split(b"\0")
+        files = [ROOT / name.decode() for name in listed if name]
+    except (OSError, subprocess.CalledProcessError):
+        files = list(PACKAGE.rglob("*"))
     return sorted(
-        p for p in PACKAGE.rglob("*")
+        p for p in files
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     )
 
