@@ -287,7 +287,8 @@ def g_step(run: "Run", batch: int, phase: Phase, device: torch.device) -> dict[s
     z = torch.randn(batch, cfg.network.z_dim, device=device)
     w = G.mapping(z)  # [B, w_dim]
     ws = G.mixing_regularization(w, cfg.network.style_mixing_prob, res)  # [B, L, w_dim]
-    fakes = G.synthesis(ws, res, alpha)  # [B, C, R, R]
+    synthesis = run.compiled_synthesis if run.compiled_synthesis is not None and not phase.fading else G.synthesis
+    fakes = synthesis(ws, res, alpha)  # [B, C, R, R]
     D.requires_grad_(False)  # the G loss needs gradients through D, not for D
     try:
         logits = D(fakes, res, alpha)  # [B]
@@ -334,6 +335,7 @@ class Run:
         self.interrupted = False
         self.last_checkpoint: Path | None = None
         self.resumed_from: Path | None = None
+        self.compiled_synthesis = None  # set by torch.compile on CUDA when config.compile
         # each rank draws its own z and noise; rank 0 keeps the single-process stream
         torch.manual_seed(config.seed + 1 + 1000 * self.dist.rank)
 
@@ -556,13 +558,22 @@ def prepare_run(config: TrainingConfig, data=None, out=None, *, resume: str | No
 
 
 def _apply_gpu_settings(run: Run) -> None:
-    """cudnn.benchmark and channels-last on CUDA; nothing on the CPU (measured in the benchmark)."""
-    if run.device.type != "cuda":
-        return
-    torch.backends.cudnn.benchmark = run.config.cudnn_benchmark
+    """The speed switches: channels-last (any device, if asked), cudnn.benchmark and
+    ``torch.compile`` (CUDA only). ``benchmarks/bench_training.py`` measures each.
+
+    Only G's synthesis network is compiled, and only used compiled while no fade is running:
+    ``alpha`` is a Python float that changes every step of a fade, and a compiled graph is
+    specialised on it. D cannot be compiled here at all: R1 differentiates D's gradient
+    (a double backward), which compiled autograd graphs do not support.
+    """
     if run.config.channels_last:
         for m in (run.G, run.D, run.G_ema):
             m.to(memory_format=torch.channels_last)
+    if run.device.type != "cuda":
+        return
+    torch.backends.cudnn.benchmark = run.config.cudnn_benchmark
+    if run.config.compile:
+        run.compiled_synthesis = torch.compile(run.G.synthesis)
 
 
 def train(config: TrainingConfig | str = "cpu-tiny", data=None, out=None, *,
@@ -655,7 +666,7 @@ def _train_step(run: Run, dataset, sampler: EpochSampler, phase: Phase) -> dict[
     idx = sampler.next(phase.batch_size)
     local = np.array_split(idx, info.world_size)[info.rank]
     reals = dataset.batch(local, phase.resolution).to(run.device)  # [b, C, R, R]
-    if run.device.type == "cuda" and cfg.channels_last:
+    if cfg.channels_last:
         reals = reals.contiguous(memory_format=torch.channels_last)
     reals = fade_reals(reals, phase.alpha)
     stats = d_step(run, reals, phase)
@@ -758,7 +769,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--snapshot-kimg", type=float, default=10.0, help="kimg between checkpoints (default 10)")
     parser.add_argument("--keep-last", type=int, default=3, help="checkpoints to keep (default 3)")
     parser.add_argument("--tensorboard", action="store_true", help="also log to DIR/tensorboard (if installed)")
-    parser.add_argument("--channels-last", action="store_true", help="CUDA only: channels-last memory layout")
+    parser.add_argument("--channels-last", action="store_true", help="channels-last memory layout (measure first)")
+    parser.add_argument("--compile", action="store_true", help="CUDA only: torch.compile G's synthesis network")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -782,7 +794,7 @@ def config_from_args(args) -> tuple[TrainingConfig, str | None]:
         data=args.data or (saved.data if saved else "faces"), seed=args.seed, loss=args.loss,
         r1_gamma=args.r1_gamma, r1_interval=args.r1_interval, mirror=not args.no_mirror,
         tick_kimg=args.tick_kimg, snapshot_kimg=args.snapshot_kimg, keep_last=args.keep_last,
-        tensorboard=args.tensorboard, channels_last=args.channels_last,
+        tensorboard=args.tensorboard, channels_last=args.channels_last, compile=args.compile,
         total_kimg=args.kimg if args.kimg is not None else (saved.total_kimg if saved else None),
         phase_kimg=args.phase_kimg if args.phase_kimg is not None else (saved.phase_kimg if saved else None),
     )
