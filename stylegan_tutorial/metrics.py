@@ -74,7 +74,8 @@ def frechet_distance_from_stats(mu_a, cov_a, mu_b, cov_b) -> float:
     d = mu_a.shape[-1]
     for name, c in (("cov_a", cov_a), ("cov_b", cov_b)):
         if c.shape != (d, d):
-            raise ValueError(f"{name} must have shape ({d}, {d}) to match the means, got {tuple(c.shape)}")
+            raise ValueError(f"{name} must have shape ({d}, {d}) to match the means, "
+                             f"got {tuple(c.shape)}")
     if mu_b.shape != mu_a.shape:
         raise ValueError(f"mu_b must have shape {tuple(mu_a.shape)} like mu_a, got {tuple(mu_b.shape)}")
     s = _psd_sqrt((cov_a + cov_a.T) / 2)
@@ -163,8 +164,9 @@ def _gauss5(x: Tensor) -> Tensor:
     """Separable 5x5 binomial blur per channel with mirrored borders; shape unchanged."""
     c = x.shape[1]
     k = _BINOMIAL5.to(x)
-    x = F.conv2d(F.pad(x, (2, 2, 0, 0), mode="reflect"), k.view(1, 1, 1, 5).expand(c, 1, 1, 5), groups=c)
-    return F.conv2d(F.pad(x, (0, 0, 2, 2), mode="reflect"), k.view(1, 1, 5, 1).expand(c, 1, 5, 1), groups=c)
+    across, down = k.view(1, 1, 1, 5).expand(c, 1, 1, 5), k.view(1, 1, 5, 1).expand(c, 1, 5, 1)
+    x = F.conv2d(F.pad(x, (2, 2, 0, 0), mode="reflect"), across, groups=c)
+    return F.conv2d(F.pad(x, (0, 0, 2, 2), mode="reflect"), down, groups=c)
 
 
 def pyramid_down(x: Tensor) -> Tensor:
@@ -355,7 +357,8 @@ def path_distances(G, space: str = "w", sampling: str = "full", n: int = 1000, e
             w_t = G.mapping(torch.cat([slerp(z0, z1, t), slerp(z0, z1, t + eps)]))  # [2b, w_dim]
         else:
             w0, w1 = G.mapping(z0), G.mapping(z1)
-            w_t = torch.cat([torch.lerp(w0, w1, t.view(-1, 1)), torch.lerp(w0, w1, (t + eps).view(-1, 1))])
+            t0, t1 = t.view(-1, 1), (t + eps).view(-1, 1)
+            w_t = torch.cat([torch.lerp(w0, w1, t0), torch.lerp(w0, w1, t1)])  # [2b, w_dim]
         # The same stored noise for both ends: only the latent moves.
         img = G.synthesis(w_t, resolution=resolution, noise_mode="fixed")  # [2b, 3, R, R]
         f = feature_fn(img.float()).double()  # [2b, F]
@@ -457,7 +460,8 @@ def linear_separability(latents, attributes: dict, keep: float = 0.5, C: float =
         labels, conf = value if isinstance(value, tuple) else (value, None)
         labels = np.asarray(labels)
         if labels.shape != (len(latents),):
-            raise ValueError(f"attributes[{name!r}] must have {len(latents)} labels, got shape {labels.shape}")
+            raise ValueError(f"attributes[{name!r}] must have {len(latents)} labels, "
+                             f"got shape {labels.shape}")
         idx = np.arange(len(labels))
         if conf is not None:
             idx = np.argsort(-np.asarray(conf), kind="stable")[:max(2, int(keep * len(labels)))]
@@ -518,7 +522,7 @@ def default_crossovers(resolution: int) -> dict[str, tuple[int, int]]:
 
 
 def mix_range(ws_a: Tensor, ws_b: Tensor, start: int, stop: int) -> Tensor:
-    """``ws`` from source A except layers ``[start, stop)``, which take source B's: ``[N, L, w_dim]``."""
+    """``ws`` from source A except on layers ``[start, stop)``, which take B's: ``[N, L, w_dim]``."""
     layer = torch.arange(ws_a.shape[1], device=ws_a.device).view(1, -1, 1)
     return torch.where((layer >= start) & (layer < stop), ws_b, ws_a)
 
@@ -531,8 +535,9 @@ def mixing_transfer_table(G, oracle=None, crossovers: dict | None = None, n: int
     Faces A and B are drawn from ``G``; the mixed face takes B's styles on the range's layers and
     A's elsewhere (stored noise throughout). The oracle reads every factor of all three faces.
     Continuous factor: the mix *follows B* when its value is closer to B's than to A's (hue: the
-    shorter way round). Categorical factor: only pairs where A and B differ count; the mix follows
-    whichever it equals (it may equal neither when there are more than two classes).
+    shorter way round; a tie counts half). Categorical factor: only pairs where A and B differ
+    count; the mix follows whichever it equals (it may equal neither when there are more than two
+    classes); NaN if no pair differs.
     Returns ``{range: {factor: {"A": fraction, "B": fraction}}}``.
     """
     from stylegan_tutorial.oracle import CIRCULAR, circular_difference
@@ -551,7 +556,8 @@ def mixing_transfer_table(G, oracle=None, crossovers: dict | None = None, n: int
     for b in _batches(n, batch_size):
         ws_a = G.broadcast(G.mapping(torch.randn(b, G.z_dim, generator=gen).to(dev)))  # [b, L, w_dim]
         ws_b = G.broadcast(G.mapping(torch.randn(b, G.z_dim, generator=gen).to(dev)))
-        for key, ws in [("A", ws_a), ("B", ws_b)] + [(k, mix_range(ws_a, ws_b, *crossovers[k])) for k in names]:
+        mixes = [(k, mix_range(ws_a, ws_b, *crossovers[k])) for k in names]
+        for key, ws in [("A", ws_a), ("B", ws_b), *mixes]:
             preds[key].append(oracle.predict(G.synthesis(ws, noise_mode="fixed").float()))
     pred = {k: {f: torch.cat([p[f] for p in v]).double() for f in FACTORS} for k, v in preds.items()}
     table = {}
@@ -560,13 +566,15 @@ def mixing_transfer_table(G, oracle=None, crossovers: dict | None = None, n: int
         for f, spec in FACTORS.items():
             a, b, m = pred["A"][f], pred["B"][f], pred[key][f]
             if spec.kind == "categorical":
-                differ = a != b
-                count = max(int(differ.sum()), 1)
-                row[f] = {"A": float((m == a)[differ].sum()) / count, "B": float((m == b)[differ].sum()) / count}
+                differ = a != b  # pairs where the factor can tell A from B; none: NaN
+                count = int(differ.sum())
+                row[f] = {src: float((m == v)[differ].sum()) / count if count else float("nan")
+                          for src, v in (("A", a), ("B", b))}
                 continue
             if f in CIRCULAR:
                 period = spec.high - spec.low
-                da, db = circular_difference(m, a, period).abs(), circular_difference(m, b, period).abs()
+                da = circular_difference(m, a, period).abs()
+                db = circular_difference(m, b, period).abs()
             else:
                 da, db = (m - a).abs(), (m - b).abs()
             follows_b = (db < da).double() + 0.5 * (db == da).double()
@@ -576,7 +584,7 @@ def mixing_transfer_table(G, oracle=None, crossovers: dict | None = None, n: int
 
 
 def transfer_table_markdown(table: dict, source: str = "B") -> str:
-    """The transfer table as Markdown: one row per factor, one column per range (fraction from ``source``)."""
+    """The transfer table as Markdown: a row per factor, a column per range (share from ``source``)."""
     ranges = list(table)
     rows = [f"| factor | {' | '.join(ranges)} |", "|---|" + "---|" * len(ranges)]
     for f in FACTORS:
@@ -603,7 +611,8 @@ def _real_images(data, n: int, resolution: int, seed: int) -> Tensor:
             from stylegan_tutorial.data.dataset import downsample
 
             if images.shape[-1] < resolution:
-                raise ValueError(f"data is {images.shape[-1]}², smaller than the generator's {resolution}²")
+                raise ValueError(f"data is {images.shape[-1]}², smaller than the generator's "
+                                 f"{resolution}²")
             images = downsample(images, resolution)
         return images
     return data.batch(idx, resolution).float()
@@ -654,7 +663,8 @@ def evaluate(G, data, metrics: Sequence[str] = METRICS, n: int = 2000, oracle=No
             elif m == "sep":
                 result["sep"] = separability(G, oracle, n, batch_size, seed)
             elif m == "mixing":
-                result["mixing"] = mixing_transfer_table(G, oracle, n=n, batch_size=batch_size, seed=seed)
+                result["mixing"] = mixing_transfer_table(G, oracle, n=n, batch_size=batch_size,
+                                                         seed=seed)
     finally:
         G.train(was_training)
     return result

@@ -266,8 +266,7 @@ def train_oracle(out_dir, seed: int = 0, n_train: int = 40_000, n_test: int = 4_
                    f"{torch.get_num_threads()} threads, load average "
                    f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}",
     }
-    save_oracle(model, out_dir, manifest)
-    return manifest
+    return save_oracle(model, out_dir, manifest)
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,8 +282,11 @@ def sha256_of(path) -> str:
     return digest.hexdigest()
 
 
-def save_oracle(model: Oracle, out_dir, manifest: dict) -> Path:
-    """Write ``oracle-faces32.safetensors`` and its manifest (with the file's sha256) to ``out_dir``."""
+def save_oracle(model: Oracle, out_dir, manifest: dict) -> dict:
+    """Write ``oracle-faces32.safetensors`` and its manifest to ``out_dir``; return the manifest.
+
+    The manifest gains the weight file's name and sha256, which :func:`load_oracle` checks.
+    """
     from safetensors.torch import save_file
 
     out_dir = Path(out_dir)
@@ -294,7 +296,7 @@ def save_oracle(model: Oracle, out_dir, manifest: dict) -> Path:
     save_file(state, str(weights))
     manifest = dict(manifest, file=WEIGHTS_NAME, sha256=sha256_of(weights))
     (out_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
-    return weights
+    return manifest
 
 
 def verify_sha256(path, expected: str) -> None:
