@@ -100,6 +100,18 @@ def all_mean(values: torch.Tensor) -> torch.Tensor:
     return out / info.world_size
 
 
+def any_true(flag: bool, device: torch.device | str = "cpu") -> bool:
+    """Whether ``flag`` is set on any process (so that every rank stops at the same step).
+
+    ``device`` must be the one the backend communicates on (a GPU for NCCL).
+    """
+    if not current().enabled:
+        return bool(flag)
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
 def broadcast_module(module: torch.nn.Module) -> None:
     """Copy rank 0's parameters and buffers to every process (a safety net after seeding)."""
     if not current().enabled:

@@ -396,10 +396,13 @@ class Run:
         self.sampler_state = dict(meta["sampler"])
         self.skipped_steps, self.bad_in_row = meta["skipped_steps"], meta["bad_in_row"]
         self.history = list(meta["history"])
-        torch.set_rng_state(tensors["rng.torch"])
-        if self.device.type == "cuda" and "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
-        if self.dist.rank == 0:  # other ranks keep their own streams
+        if self.dist.rank == 0:
+            torch.set_rng_state(tensors["rng.torch"])
+            if self.device.type == "cuda" and "rng.cuda" in tensors:
+                torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        else:  # only rank 0's streams are saved; the others restart from a seed of their own
+            torch.manual_seed(self.config.seed + 1 + 1000 * self.dist.rank + 7919 * self.nimg)
+        if self.dist.rank == 0:
             n = meta["rng"]["numpy"]
             np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), *n[2:]))
             p = meta["rng"]["python"]
@@ -442,14 +445,8 @@ def save_png(path: Path, array: np.ndarray) -> None:
     tmp.replace(path)
 
 
-def plot_losses(history: list[dict], path: Path) -> None:
-    """The per-tick mean losses against kimg, with resolution changes marked, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+def draw_losses(ax, history: list[dict]) -> None:
+    """Per-tick mean losses against kimg on a matplotlib axis, resolution changes dashed."""
     kimg = [h["kimg"] for h in history]
     for key in ("loss_G", "loss_D", "r1", "gp"):
         if any(key in h for h in history):
@@ -459,12 +456,48 @@ def plot_losses(history: list[dict], path: Path) -> None:
             ax.axvline(h["kimg"], color="grey", lw=0.5, ls="--")
     ax.set_xlabel("kimg")
     ax.set_ylabel("loss (tick mean)")
-    ax.legend()
+    if history:
+        ax.legend()
+
+
+def plot_losses(history: list[dict], path: Path) -> None:
+    """:func:`draw_losses` as a PNG file (written via a temporary file and rename)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.5))  # no pyplot: safe in threads and without a display
+    draw_losses(fig.add_subplot(), history)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp")
     fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
     tmp.replace(path)
+
+
+def notebook_progress(every: int = 1) -> "Callback":
+    """A ``train(..., callbacks=[notebook_progress()])`` callback for Jupyter and Colab.
+
+    Every ``every`` ticks it redraws, in the cell's output, the loss curves so far and G_ema's
+    images for the fixed sample seeds.
+    """
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be an integer >= 1, got {every!r}")
+
+    def callback(run: "Run", tick: dict) -> None:
+        if len(run.history) % every:
+            return
+        from IPython.display import clear_output, display
+        from matplotlib.figure import Figure
+
+        phase = phase_at(run.nimg - tick["batch_size"], run.config.network, run.config.phase_kimg)
+        fig = Figure(figsize=(10, 3.5))
+        ax_loss, ax_img = fig.subplots(1, 2)
+        draw_losses(ax_loss, run.history)
+        ax_img.imshow(sample_grid(run.G_ema, phase, range(run.config.grid_size), run.device))
+        ax_img.set_axis_off()
+        ax_img.set_title(f"G_ema at {tick['kimg']:.3f} kimg, {phase.resolution}², alpha {phase.alpha:.2f}")
+        clear_output(wait=True)
+        display(fig)
+
+    return callback
 
 
 # --------------------------------------------------------------------------------------------
@@ -542,7 +575,10 @@ def prepare_run(config: TrainingConfig, data=None, out=None, *, resume: str | No
     elif out is not None and ckpt.list_checkpoints(out):
         raise FileExistsError(f"{out} already holds checkpoints; pass resume='auto' "
                               f"(--resume auto) to continue that run, or choose another out")
-    distributed.setup(dev)
+    info = distributed.setup(dev)
+    if info.enabled and dev.type == "cuda" and dev.index is None:  # one GPU per process
+        dev = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(dev)
     run = Run(config, dataset.identity, dev, out)
     if source is not None:
         tensors, meta = ckpt.load_checkpoint(source)
@@ -615,7 +651,7 @@ def _loop(run: Run, dataset, callbacks: list, progress: bool, stop_at_kimg, sigi
     bar = tqdm(total=end_nimg, initial=min(run.nimg, end_nimg), unit="img", unit_scale=True,
                disable=not (progress and run.dist.is_main), dynamic_ncols=True)
     try:
-        while run.nimg < end_nimg and not sigint.requested:
+        while run.nimg < end_nimg and not distributed.any_true(sigint.requested, run.device):
             phase = run.phase
             if list(phase.key) != run.phase_key:  # a new resolution or fade: fresh Adam moments
                 run.opt_G.state.clear()
@@ -643,7 +679,7 @@ def _loop(run: Run, dataset, callbacks: list, progress: bool, stop_at_kimg, sigi
             if run.nimg >= next_snap and run.nimg < end_nimg:
                 run.save()
                 next_snap = _next_multiple(run.nimg, cfg.snapshot_kimg)
-        run.interrupted = sigint.requested
+        run.interrupted = distributed.any_true(sigint.requested, run.device)
         run.save()
     finally:
         bar.close()
@@ -694,7 +730,7 @@ def _train_step(run: Run, dataset, sampler: EpochSampler, phase: Phase) -> dict[
 def _finish_tick(run: Run, phase: Phase, acc: dict[str, list], seconds: float, images: int) -> dict:
     """Mean losses over the tick (averaged over processes), speed, and the last step's ``phase``."""
     keys = sorted(acc)
-    means = distributed.all_mean(torch.stack([torch.stack(acc[k]).float().mean().cpu() for k in keys])) \
+    means = distributed.all_mean(torch.stack([torch.stack(acc[k]).float().mean() for k in keys])).cpu() \
         if keys else torch.zeros(0)
     tick = {"kimg": run.kimg, "resolution": phase.resolution, "alpha": phase.alpha,
             "batch_size": phase.batch_size, "learning_rate": phase.learning_rate,

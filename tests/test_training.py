@@ -177,3 +177,20 @@ def test_unknown_field_and_config_round_trip():
 def test_data_below_the_networks_resolution_is_refused():
     with pytest.raises(ValueError, match="below the network's resolution 16"):
         train(tiny(), images(res=8), progress=False)
+
+
+def test_notebook_progress_draws_every_tick(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda fig: shown.append(fig))
+    monkeypatch.setattr(IPython.display, "clear_output", lambda wait=False: None)
+    from stylegan_tutorial.training import notebook_progress
+
+    train(tiny(total_kimg=0.048, tick_kimg=0.016, grid_size=4), images(), progress=False,
+          callbacks=[notebook_progress(every=3)])
+    assert len(shown) == 1  # 3 ticks, drawn on the 3rd
+    title = shown[0].axes[1].get_title()
+    assert "8²" in title and "alpha 0.25" in title  # last step: images 40-47, 8² a quarter faded in
+    with pytest.raises(ValueError, match="every must be an integer >= 1, got 0"):
+        notebook_progress(0)
