@@ -9,6 +9,7 @@ speed settings of :class:`~stylegan_tutorial.training.TrainingConfig`:
 
 - ``default``: nothing extra (on CUDA, ``cudnn.benchmark`` on, the default),
 - ``channels_last``: channels-last memory layout for networks and images,
+- ``amp``: the top 4 resolutions of G and D in fp16 (bf16 on the CPU), clamped to +-256,
 - on CUDA also ``no_cudnn_benchmark`` and ``compile`` (``torch.compile`` of G's synthesis).
 
     python benchmarks/bench_training.py                       # CPU, cpu-tiny
@@ -52,6 +53,7 @@ def time_steps(config_name: str, resolution: int, variant: str, device, steps: i
         EpochSampler, _apply_gpu_settings, _train_step, prepare_run, training_config)
 
     fields = {"channels_last": variant == "channels_last", "compile": variant == "compile",
+              "amp": variant == "amp",
               "cudnn_benchmark": variant != "no_cudnn_benchmark"}
     cfg = training_config(config_name, **fields)
     net = cfg.network
@@ -101,7 +103,7 @@ def main(argv=None) -> int:
     device = pick_device(args.device)
     net = get_config(args.config)
     resolutions = [int(r) for r in args.resolutions.split(",")] if args.resolutions else net.resolutions
-    variants = ["default", "channels_last"]
+    variants = ["default", "channels_last", "amp"]
     if device.type == "cuda":
         variants += ["no_cudnn_benchmark", "compile"]
         print(f"device: {torch.cuda.get_device_name(device)}")

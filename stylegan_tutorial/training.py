@@ -59,7 +59,8 @@ Tensor = torch.Tensor
 LOSSES = ("logistic", "wgan-gp")
 # Fields that may change when a run is resumed: where it stops and how it reports.
 RESUMABLE_CHANGES = ("total_kimg", "tick_kimg", "snapshot_kimg", "keep_last", "max_bad_steps",
-                     "tensorboard", "data", "channels_last", "cudnn_benchmark", "compile")
+                     "tensorboard", "data", "channels_last", "cudnn_benchmark", "compile", "amp",
+                     "amp_resolutions")
 
 
 class TrainingDiverged(RuntimeError):
@@ -100,6 +101,10 @@ class TrainingConfig:
     keep_last: int = 3
     grid_size: int = 16
     tensorboard: bool = False
+    # mixed precision: the top ``amp_resolutions`` levels of G and D run in fp16 (bf16 on the
+    # CPU) with their outputs clamped to +-256, as StyleGAN2-ADA does; off by default
+    amp: bool = False
+    amp_resolutions: int = 4
     # GPU switches; inert on the CPU
     channels_last: bool = False
     cudnn_benchmark: bool = True
@@ -128,7 +133,7 @@ class TrainingConfig:
         for name in ("tick_kimg", "snapshot_kimg", "ema_kimg"):
             if not _is_number(getattr(self, name)) or getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
-        for name in ("r1_interval", "max_bad_steps", "keep_last", "grid_size"):
+        for name in ("r1_interval", "max_bad_steps", "keep_last", "grid_size", "amp_resolutions"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -205,6 +210,44 @@ class EpochSampler:
 # --------------------------------------------------------------------------------------------
 # Small pieces of one step
 # --------------------------------------------------------------------------------------------
+
+
+AMP_CLAMP = 256.0  # the largest activation a reduced-precision layer may hand on
+
+
+def resolution_modules(G: Generator, D: Discriminator) -> list[tuple[int, torch.nn.Module]]:
+    """Every per-resolution part of G and D with its resolution (synthesis layers, ToRGB,
+    FromRGB, D blocks), for switching precision by level of detail."""
+    res = G.config.resolutions
+    out = [(4 << (i // 2), layer) for i, layer in enumerate(G.synthesis.layers)]
+    out += list(zip(res, G.synthesis.to_rgb)) + list(zip(res, D.from_rgb)) + list(zip(res[1:], D.blocks))
+    return out
+
+
+def enable_mixed_precision(G: Generator, D: Discriminator, levels: int, device: torch.device) -> list:
+    """Run the top ``levels`` resolutions of G and D in reduced precision; return the hook handles.
+
+    Each such module runs under ``torch.autocast`` (fp16 on CUDA, bf16 on the CPU) and hands
+    on a float32 output clamped to +-256, so a large activation cannot overflow fp16 and the
+    low resolutions keep full precision. Parameters and gradients stay float32, so no loss
+    scaling is needed; a rare step that still overflows is skipped like any non-finite step.
+    """
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    lowest = G.config.resolution >> (levels - 1)
+    handles = []
+
+    def enter(module, args):
+        module._amp_ctx = torch.autocast(device.type, dtype=dtype)
+        module._amp_ctx.__enter__()
+
+    def leave(module, args, output):
+        module._amp_ctx.__exit__(None, None, None)
+        return output.float().clamp(-AMP_CLAMP, AMP_CLAMP)
+
+    for res, module in resolution_modules(G, D):
+        if res >= lowest:
+            handles += [module.register_forward_pre_hook(enter), module.register_forward_hook(leave)]
+    return handles
 
 
 def fade_reals(reals: Tensor, alpha: float) -> Tensor:
@@ -336,6 +379,7 @@ class Run:
         self.last_checkpoint: Path | None = None
         self.resumed_from: Path | None = None
         self.compiled_synthesis = None  # set by torch.compile on CUDA when config.compile
+        self.amp_hooks: list = []  # set when config.amp
         # each rank draws its own z and noise; rank 0 keeps the single-process stream
         torch.manual_seed(config.seed + 1 + 1000 * self.dist.rank)
 
@@ -594,7 +638,7 @@ def prepare_run(config: TrainingConfig, data=None, out=None, *, resume: str | No
 
 
 def _apply_gpu_settings(run: Run) -> None:
-    """The speed switches: channels-last (any device, if asked), cudnn.benchmark and
+    """The speed switches: mixed precision and channels-last (any device, if asked), cudnn.benchmark and
     ``torch.compile`` (CUDA only). ``benchmarks/bench_training.py`` measures each.
 
     Only G's synthesis network is compiled, and only used compiled while no fade is running:
@@ -602,6 +646,8 @@ def _apply_gpu_settings(run: Run) -> None:
     specialised on it. D cannot be compiled here at all: R1 differentiates D's gradient
     (a double backward), which compiled autograd graphs do not support.
     """
+    if run.config.amp and not run.amp_hooks:
+        run.amp_hooks = enable_mixed_precision(run.G, run.D, run.config.amp_resolutions, run.device)
     if run.config.channels_last:
         for m in (run.G, run.D, run.G_ema):
             m.to(memory_format=torch.channels_last)
@@ -807,6 +853,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tensorboard", action="store_true", help="also log to DIR/tensorboard (if installed)")
     parser.add_argument("--channels-last", action="store_true", help="channels-last memory layout (measure first)")
     parser.add_argument("--compile", action="store_true", help="CUDA only: torch.compile G's synthesis network")
+    parser.add_argument("--amp", action="store_true",
+                        help="mixed precision on the top 4 resolutions (fp16 on CUDA, bf16 on CPU)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -831,6 +879,7 @@ def config_from_args(args) -> tuple[TrainingConfig, str | None]:
         r1_gamma=args.r1_gamma, r1_interval=args.r1_interval, mirror=not args.no_mirror,
         tick_kimg=args.tick_kimg, snapshot_kimg=args.snapshot_kimg, keep_last=args.keep_last,
         tensorboard=args.tensorboard, channels_last=args.channels_last, compile=args.compile,
+        amp=args.amp,
         total_kimg=args.kimg if args.kimg is not None else (saved.total_kimg if saved else None),
         phase_kimg=args.phase_kimg if args.phase_kimg is not None else (saved.phase_kimg if saved else None),
     )

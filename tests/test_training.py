@@ -194,3 +194,27 @@ def test_notebook_progress_draws_every_tick(monkeypatch):
     assert "8²" in title and "alpha 0.25" in title  # last step: images 40-47, 8² a quarter faded in
     with pytest.raises(ValueError, match="every must be an integer >= 1, got 0"):
         notebook_progress(0)
+
+
+def test_mixed_precision_runs_the_top_levels_in_reduced_precision():
+    from stylegan_tutorial.training import enable_mixed_precision, prepare_run, resolution_modules
+
+    run, _ = prepare_run(tiny(), images(), device="cpu")
+    G, D = run.G, run.D
+    # 6 synthesis layers + 3 ToRGB + 3 FromRGB + 2 D blocks, at the right resolutions
+    assert [r for r, _ in resolution_modules(G, D)] == [4, 4, 8, 8, 16, 16, 4, 8, 16, 4, 8, 16, 8, 16]
+    z = torch.randn(4, G.z_dim)
+    ref = G(z, noise_mode="fixed")
+    handles = enable_mixed_precision(G, D, levels=1, device=torch.device("cpu"))  # only 16²
+    dtypes = []
+    probe = G.synthesis.layers[5].conv.register_forward_hook(lambda m, a, out: dtypes.append(out.dtype))
+    low = G(z, noise_mode="fixed")
+    probe.remove()
+    assert dtypes == [torch.bfloat16] and low.dtype == torch.float32
+    assert not torch.equal(low, ref) and torch.allclose(low, ref, atol=0.1)  # bf16 rounding only
+    assert low.abs().max() <= 256
+    for h in handles:
+        h.remove()
+    assert torch.equal(G(z, noise_mode="fixed"), ref)
+    run = train(tiny(total_kimg=0.032, amp=True), images(), progress=False)
+    assert run.skipped_steps == 0 and all(np.isfinite(h["loss_D"]) for h in run.history)
