@@ -25,12 +25,14 @@ def main(argv=None) -> int:
     parser.add_argument("--n-train", type=int, default=40_000)
     parser.add_argument("--n-test", type=int, default=4_000)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--share64", type=float, default=0.5,
+                        help="fraction of training faces drawn at 64² and box-averaged to 32²")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     command = " ".join(shlex.quote(a) for a in ["python", "scripts/train_oracle.py", *sys.argv[1:]])
     manifest = train_oracle(args.out, seed=args.seed, n_train=args.n_train, n_test=args.n_test,
-                            epochs=args.epochs, command=command)
+                            epochs=args.epochs, share64=args.share64, command=command)
     print(json.dumps(manifest, indent=2))
     return 0
 

@@ -299,14 +299,20 @@ def _batches(n: int, batch_size: int):
 @torch.no_grad()
 def generate(G, n: int, seed: int = 0, batch_size: int = 64, resolution: int | None = None,
              psi: float = 1.0, noise_mode: str = "random") -> Tensor:
-    """``n`` images ``[n, 3, R, R]`` from ``G`` for ``z ~ N(0, I)`` drawn with ``seed``."""
+    """``n`` images ``[n, 3, R, R]`` from ``G`` for ``z ~ N(0, I)`` drawn with ``seed``.
+
+    Random noise inputs come from torch's global generator, seeded with ``seed`` inside a fork
+    so the caller's random state is left as it was: the same call gives the same images.
+    """
     n = _check_positive_int(n, "n")
     gen = torch.Generator().manual_seed(seed)
     dev = next(G.parameters()).device
     out = []
-    for b in _batches(n, batch_size):
-        z = torch.randn(b, G.z_dim, generator=gen).to(dev)
-        out.append(G(z, resolution=resolution, psi=psi, noise_mode=noise_mode).float().cpu())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for b in _batches(n, batch_size):
+            z = torch.randn(b, G.z_dim, generator=gen).to(dev)
+            out.append(G(z, resolution=resolution, psi=psi, noise_mode=noise_mode).float().cpu())
     return torch.cat(out)
 
 
@@ -489,7 +495,7 @@ def separability(G, oracle=None, n: int = 2000, batch_size: int = 64, seed: int 
     for b in _batches(n, batch_size):
         z = torch.randn(b, G.z_dim, generator=gen).to(dev)
         w = G.mapping(z)  # [b, w_dim]
-        img = G.synthesis(w, noise_mode="random")
+        img = G.synthesis(w, noise_mode="fixed")  # the labels should not depend on the noise
         zs.append(z.cpu()), ws.append(w.cpu()), preds.append(oracle.predict(img.float()))
     pred = {k: torch.cat([p[k] for p in preds]) for k in preds[0]}
     attrs = oracle_attributes(pred)

@@ -359,6 +359,16 @@ def test_mixing_table_where_b_supplies_every_layer_follows_b(tiny_g):
         M.mixing_transfer_table(tiny_g, PixelOracle(), {"bad": (3, 3)}, n=2)
 
 
+def test_generate_is_repeatable_and_leaves_the_global_rng_alone(tiny_g):
+    torch.manual_seed(7)
+    expected_next = torch.rand(1)
+    torch.manual_seed(7)
+    first = M.generate(tiny_g, 4, seed=3)
+    assert torch.equal(torch.rand(1), expected_next)
+    assert torch.equal(M.generate(tiny_g, 4, seed=3), first)
+    assert first.shape == (4, 3, 32, 32)
+
+
 def test_path_length_on_a_real_generator_is_positive_and_w_ends_need_no_t(tiny_g, random_oracle):
     ppl = M.path_length(tiny_g, "w", "end", n=8, feature_fn=random_oracle.features, batch_size=8)
     assert math.isfinite(ppl) and ppl > 0
@@ -375,6 +385,18 @@ def test_evaluate_runs_every_metric(tiny_g, random_oracle):
     assert tiny_g.training is False
     with pytest.raises(ValueError, match="metrics"):
         M.evaluate(tiny_g, reals, metrics=("fid",), oracle=random_oracle)
+
+
+def test_evaluate_reads_a_dataset_like_a_tensor(tiny_g, random_oracle):
+    from stylegan_tutorial.data.dataset import ImageDataset
+
+    reals, _ = make_faces(40, 64, seed=0)  # served at the generator's 32² by pooling
+    kwargs = dict(metrics=("fd",), n=32, oracle=random_oracle, progress=False)
+    from_tensor = M.evaluate(tiny_g, reals, **kwargs)["fd"]
+    from_dataset = M.evaluate(tiny_g, ImageDataset(reals), **kwargs)["fd"]
+    assert from_tensor == pytest.approx(from_dataset, rel=1e-5)
+    with pytest.raises(ValueError, match="fewer than n"):
+        M.evaluate(tiny_g, reals, **dict(kwargs, n=41))
 
 
 def test_inception_fid_explains_what_is_missing(tmp_path):

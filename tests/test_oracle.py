@@ -153,14 +153,26 @@ def test_missing_files_are_named(tmp_path):
 @pytest.mark.slow
 def test_train_oracle_writes_weights_that_load(tmp_path):
     manifest = O.train_oracle(tmp_path, seed=3, n_train=256, n_test=64, epochs=1,
-                              batch_size=64, progress=False)
+                              batch_size=64, share64=0.25, progress=False)
     assert manifest["sha256"] == O.sha256_of(tmp_path / O.WEIGHTS_NAME)
     assert manifest["n_train"] == 256 and set(manifest["held_out"]) == set(FACTORS)
+    assert set(manifest["held_out_64"]) == set(FACTORS)
     model = O.load_oracle(tmp_path)
     x, _ = make_faces(4, 32, seed=9)
     assert torch.isfinite(model.features(x)).all()
     with pytest.raises(ValueError, match="n_train"):
         O.train_oracle(tmp_path, n_train=0)
+    with pytest.raises(ValueError, match="share64"):
+        O.train_oracle(tmp_path, n_train=8, share64=1.5)
+
+
+def test_training_faces_drawn_large_are_the_same_faces_pooled():
+    images, factors = O.draw_training_faces(8, seed=4, share64=0.5)
+    small, same_factors = make_faces(8, 32, seed=4)
+    large, _ = make_faces(8, 64, seed=4)
+    assert all(np.array_equal(factors[k], same_factors[k]) for k in FACTORS)
+    assert torch.allclose(images[:4], large[:4].view(4, 3, 32, 2, 32, 2).mean(dim=(3, 5)), atol=1e-6)
+    assert torch.equal(images[4:], small[4:])
 
 
 def test_features_are_deterministic_in_eval_mode(shipped):
