@@ -822,49 +822,80 @@ def _tensorboard(run: Run):
 
 
 def add_arguments(parser) -> None:
-    """Options of ``stylegan-tutorial train``."""
+    """Options of ``stylegan-tutorial train``. Unset options take the resumed run's values."""
+    import argparse
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "examples:\n"
+        "  stylegan-tutorial train --config cpu-tiny --kimg 2            # generated faces, CPU\n"
+        "  stylegan-tutorial train --config colab-64 --data faces --out runs/colab --resume auto\n"
+        "  torchrun --nproc_per_node 2 -m stylegan_tutorial train --config colab-64 --out runs/ddp\n"
+        "Ctrl-C stops after the current step and writes a checkpoint; '--resume auto' continues.")
     parser.add_argument("--config", default=None, metavar="NAME",
                         help="network configuration (see 'stylegan-tutorial configs'); default "
                              "cpu-tiny, or the checkpoint's when resuming")
     parser.add_argument("--data", default=None, metavar="SPEC",
-                        help="'faces' (default: generated faces), 'faces:n=5000', 'digits' or a "
-                             ".npy from prepare-data")
+                        help="'faces' (the default: generated faces), 'faces:n=5000', 'digits' or a "
+                             ".npy written by prepare-data")
     parser.add_argument("--kimg", type=float, default=None, metavar="N",
                         help="train until N thousand images have been shown (default: the config's)")
     parser.add_argument("--phase-kimg", type=float, default=None, metavar="N",
                         help="thousands of images per level of detail: half training, half fade-in")
     parser.add_argument("--out", default="runs/stylegan", metavar="DIR",
-                        help="run directory: checkpoints, samples/, losses.png, log.jsonl")
+                        help="run directory: checkpoints, samples/, losses.png, log.jsonl "
+                             "(default runs/stylegan)")
     parser.add_argument("--resume", default=None, metavar="auto|PATH",
-                        help="'auto': continue from the latest checkpoint in --out (if any); or a checkpoint")
+                        help="'auto': continue from the latest checkpoint in --out (a new run if "
+                             "there is none); or the path of a checkpoint")
     parser.add_argument("--force", action="store_true",
                         help="resume even if the checkpoint's configuration or dataset differ")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (default 0)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--loss", choices=LOSSES, default="logistic",
-                        help="logistic + R1 (default, the paper's F) or wgan-gp")
-    parser.add_argument("--r1-gamma", type=float, default=10.0, help="R1 weight gamma (default 10)")
-    parser.add_argument("--r1-interval", type=int, default=1,
+    parser.add_argument("--loss", choices=LOSSES, default=None,
+                        help="logistic + R1 (default, the paper's configuration F) or wgan-gp")
+    parser.add_argument("--r1-gamma", type=float, default=None, metavar="GAMMA",
+                        help="R1 weight (default 10)")
+    parser.add_argument("--r1-interval", type=int, default=None, metavar="K",
                         help="apply R1 every K steps, K times as strong (default 1: every step)")
-    parser.add_argument("--no-mirror", action="store_true", help="no left-right mirror augmentation")
-    parser.add_argument("--tick-kimg", type=float, default=1.0, help="kimg between samples/log lines (default 1)")
-    parser.add_argument("--snapshot-kimg", type=float, default=10.0, help="kimg between checkpoints (default 10)")
-    parser.add_argument("--keep-last", type=int, default=3, help="checkpoints to keep (default 3)")
-    parser.add_argument("--tensorboard", action="store_true", help="also log to DIR/tensorboard (if installed)")
-    parser.add_argument("--channels-last", action="store_true", help="channels-last memory layout (measure first)")
-    parser.add_argument("--compile", action="store_true", help="CUDA only: torch.compile G's synthesis network")
-    parser.add_argument("--amp", action="store_true",
+    parser.add_argument("--no-mirror", action="store_true", default=None,
+                        help="no left-right mirror augmentation")
+    parser.add_argument("--tick-kimg", type=float, default=None, metavar="N",
+                        help="kimg between sample grids and log lines (default 1)")
+    parser.add_argument("--snapshot-kimg", type=float, default=None, metavar="N",
+                        help="kimg between checkpoints (default 10)")
+    parser.add_argument("--keep-last", type=int, default=None, metavar="K",
+                        help="checkpoints to keep (default 3)")
+    parser.add_argument("--tensorboard", action="store_true", default=None,
+                        help="also log to DIR/tensorboard (if tensorboard is installed)")
+    parser.add_argument("--channels-last", action="store_true", default=None,
+                        help="channels-last memory layout (see benchmarks/training.md first)")
+    parser.add_argument("--compile", action="store_true", default=None,
+                        help="CUDA only: torch.compile G's synthesis network")
+    parser.add_argument("--amp", action="store_true", default=None,
                         help="mixed precision on the top 4 resolutions (fp16 on CUDA, bf16 on CPU)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+# command-line option -> TrainingConfig field (None: not given, keep the resumed/default value)
+_ARG_FIELDS = {"data": "data", "kimg": "total_kimg", "phase_kimg": "phase_kimg", "seed": "seed",
+               "loss": "loss", "r1_gamma": "r1_gamma", "r1_interval": "r1_interval",
+               "tick_kimg": "tick_kimg", "snapshot_kimg": "snapshot_kimg", "keep_last": "keep_last",
+               "tensorboard": "tensorboard", "channels_last": "channels_last", "compile": "compile",
+               "amp": "amp"}
+
+
 def config_from_args(args) -> tuple[TrainingConfig, str | None]:
-    """The :class:`TrainingConfig` the command line describes, and the checkpoint it resumes (or None)."""
-    resume = args.resume
+    """The :class:`TrainingConfig` the command line describes, and the checkpoint it resumes (or None).
+
+    Options left unset take the resumed checkpoint's values, else the defaults.
+    """
+    if args.kimg is not None and not args.kimg >= 0:
+        raise ValueError(f"--kimg must be a number >= 0, got {args.kimg}")
     saved = None
-    if resume is not None:
-        source = ckpt.latest_checkpoint(args.out) if resume == "auto" else Path(resume)
-        if resume != "auto" and not source.is_file():
+    if args.resume is not None:
+        source = ckpt.latest_checkpoint(args.out) if args.resume == "auto" else Path(args.resume)
+        if args.resume != "auto" and not source.is_file():
             raise FileNotFoundError(f"--resume: no such checkpoint {source}")
         if source is not None:
             saved = TrainingConfig.from_dict(ckpt.load_checkpoint(source)[1]["config"])
@@ -872,18 +903,15 @@ def config_from_args(args) -> tuple[TrainingConfig, str | None]:
         network = saved.network
     else:
         network = get_config(args.config or "cpu-tiny")
-    if args.kimg is not None and not args.kimg >= 0:
-        raise ValueError(f"--kimg must be a number >= 0, got {args.kimg}")
-    fields = dict(
-        data=args.data or (saved.data if saved else "faces"), seed=args.seed, loss=args.loss,
-        r1_gamma=args.r1_gamma, r1_interval=args.r1_interval, mirror=not args.no_mirror,
-        tick_kimg=args.tick_kimg, snapshot_kimg=args.snapshot_kimg, keep_last=args.keep_last,
-        tensorboard=args.tensorboard, channels_last=args.channels_last, compile=args.compile,
-        amp=args.amp,
-        total_kimg=args.kimg if args.kimg is not None else (saved.total_kimg if saved else None),
-        phase_kimg=args.phase_kimg if args.phase_kimg is not None else (saved.phase_kimg if saved else None),
-    )
-    return TrainingConfig(network=network, **fields), resume
+    fields = {f: getattr(saved, f) for f in _ARG_FIELDS.values()} if saved else {}
+    if saved is not None and args.config is not None and saved.network.name != network.name:
+        fields.update(total_kimg=None, phase_kimg=None)  # a different network: its own schedule
+    fields.update({f: getattr(args, a) for a, f in _ARG_FIELDS.items() if getattr(args, a) is not None})
+    if saved is not None:
+        fields["mirror"] = saved.mirror
+    if args.no_mirror:
+        fields["mirror"] = False
+    return TrainingConfig(network=network, **fields), args.resume
 
 
 def run(args) -> int:

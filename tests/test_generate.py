@@ -184,3 +184,14 @@ def test_train_resume_auto_continues(run_dir, tmp_path, capsys):
                      "--data", "faces:n=64", "--no-progress"])
     assert code == 0 and "finished at 0.10 kimg" in capsys.readouterr().out
     assert (out / "checkpoint-000000096.safetensors").exists()
+
+
+def test_resume_auto_keeps_the_runs_own_options(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    common = ["train", "--out", out, "--data", "faces:n=64", "--no-progress"]
+    assert cli.main([*common, "--kimg", "0.032", "--seed", "3", "--r1-gamma", "5", "--no-mirror"]) == 0
+    assert cli.main([*common, "--kimg", "0.064", "--resume", "auto"]) == 0  # seed 3, gamma 5 kept
+    assert cli.main([*common, "--kimg", "0.096", "--resume", "auto", "--seed", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "seed: checkpoint has 3, this run has 4" in err and "--force" in err
+    assert load_generator(out).trained_kimg == 0.064
