@@ -91,6 +91,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=7, help="timed steps per case (median)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--resolutions", default=None, help="comma-separated, default: all")
+    parser.add_argument("--variants", default=None, help="comma-separated subset of the variants")
     args = parser.parse_args(argv)
 
     import torch
@@ -110,6 +111,8 @@ def main(argv=None) -> int:
     else:
         print(f"device: CPU ({platform.processor() or platform.machine()}), {torch.get_num_threads()} "
               f"torch threads, load average at start {os.getloadavg()[0]:.2f}")
+    if args.variants:
+        variants = [v for v in variants if v in args.variants.split(",")]
     print(f"torch {torch.__version__}, python {platform.python_version()}\n")
     print("| config | res | batch | variant | step ms | img/s | sec/kimg | runs |")
     print("|---|---:|---:|---|---:|---:|---:|---:|")
