@@ -140,7 +140,20 @@ def execute(path: Path, timeout: int) -> float:
     }
     nb.metadata.pop("widgets", None)  # no widget state: the static book shows image fallbacks
     nbformat.write(nb, path)
+    update_readme_runtime(path.name, seconds, cores)
     return seconds
+
+
+def update_readme_runtime(name: str, seconds: float, cores: int) -> None:
+    """Write the measured runtime into the last column of the README's row for this chapter."""
+    readme = ROOT / "README.md"
+    if not readme.exists():
+        return
+    row = re.compile(rf"(?m)^(\|[^\n]*\(notebooks/{re.escape(name)}\)[^\n]*\|)\s*[^|\n]*\|\s*$")
+    text = readme.read_text(encoding="utf-8")
+    new = row.sub(lambda m: f"{m.group(1)} {format_runtime(seconds)} ({cores} cores) |", text)
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

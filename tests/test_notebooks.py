@@ -78,3 +78,13 @@ def test_merge_streams_keeps_only_each_bars_last_state():
             {"output_type": "stream", "name": "stdout", "text": "done\n"}]
     merged = execute_notebooks.merge_streams(outs)
     assert [o["text"] for o in merged] == ["bar 100%\n", "done\n"]
+
+
+def test_readme_states_each_chapters_measured_runtime(notebook_path):
+    meta = read_notebook(notebook_path)["metadata"]["stylegan_tutorial"]
+    readme = (execute_notebooks.ROOT / "README.md").read_text()
+    row = next((line for line in readme.splitlines() if f"(notebooks/{notebook_path.name})" in line
+                and line.startswith("|")), None)
+    assert row, f"README.md has no chapter-table row for {notebook_path.name}"
+    expected = f"{execute_notebooks.format_runtime(meta['runtime_seconds'])} ({meta['cpu_count']} cores)"
+    assert row.rstrip(" |").endswith(expected), f"README row {row!r} should state {expected}"
