@@ -58,7 +58,8 @@ def time_steps(config_name: str, resolution: int, variant: str, device, steps: i
     cfg = training_config(config_name, **fields)
     net = cfg.network
     gen = torch.Generator().manual_seed(0)
-    data = ImageDataset(torch.rand(512, net.img_channels, net.resolution, net.resolution, generator=gen) * 2 - 1)
+    shape = (512, net.img_channels, net.resolution, net.resolution)
+    data = ImageDataset(torch.rand(shape, generator=gen) * 2 - 1)
     run, _ = prepare_run(cfg, data, device=device)
     _apply_gpu_settings(run)
     phase = steady_phase(net, resolution, cfg.phase_kimg)

@@ -83,7 +83,7 @@ def generate_images(G, seeds: Sequence[int], psi: float = 1.0, cutoff: int | Non
 
 
 def style_layers(spec: str, num_layers: int) -> range:
-    """Layers named by ``spec``: ``coarse`` (4²–8²), ``middle`` (16²–32²), ``fine`` (the rest) or ``a-b``."""
+    """Layers named by ``spec``: ``coarse`` (4²–8²), ``middle`` (16²–32²), ``fine`` (64²+), ``a-b``."""
     named = {"coarse": range(0, min(4, num_layers)), "middle": range(min(4, num_layers), min(8, num_layers)),
              "fine": range(min(8, num_layers), num_layers)}
     if spec in named:
@@ -93,7 +93,8 @@ def style_layers(spec: str, num_layers: int) -> range:
         try:
             layers = range(int(lo), (int(hi) if sep else int(lo)) + 1)
         except ValueError:
-            raise ValueError(f"styles must be coarse, middle, fine or a layer range 'a-b', got {spec!r}") from None
+            raise ValueError(f"styles must be coarse, middle, fine or a layer range 'a-b', "
+                             f"got {spec!r}") from None
         if layers.start < 0 or layers.stop > num_layers:
             raise ValueError(f"styles range {spec!r} must lie within layers 0-{num_layers - 1}")
     if len(layers) == 0:
@@ -168,7 +169,8 @@ def add_mix_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``stylegan-tutorial mix``."""
     _common(parser)
     parser.add_argument("--rows", default="1-3", help="seeds of the sources B, down the left (default 1-3)")
-    parser.add_argument("--cols", default="10-14", help="seeds of the sources A, across the top (default 10-14)")
+    parser.add_argument("--cols", default="10-14",
+                        help="seeds of the sources A, across the top (default 10-14)")
     parser.add_argument("--styles", nargs="+", default=None,
                         help="which layers B gives, one block of rows each: coarse (4²-8²), "
                              "middle (16²-32²), fine (64² and up) or a layer range like 0-3 "

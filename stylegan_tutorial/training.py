@@ -259,7 +259,11 @@ def fade_reals(reals: Tensor, alpha: float) -> Tensor:
 
 
 def ema_beta(batch_size: int, ema_kimg: float) -> float:
-    """The per-step decay giving a half-life of ``ema_kimg`` thousand images: ``0.5 ** (batch / (1000 ema_kimg))``."""
+    """The per-step decay for a half-life of ``ema_kimg`` thousand images.
+
+    ``beta = 0.5 ** (batch / (1000 ema_kimg))``: after ``1000 ema_kimg / batch`` steps the old
+    weights keep half their say, whatever the batch size.
+    """
     return 0.5 ** (batch_size / (ema_kimg * 1000.0))
 
 
@@ -330,7 +334,8 @@ def g_step(run: "Run", batch: int, phase: Phase, device: torch.device) -> dict[s
     z = torch.randn(batch, cfg.network.z_dim, device=device)
     w = G.mapping(z)  # [B, w_dim]
     ws = G.mixing_regularization(w, cfg.network.style_mixing_prob, res)  # [B, L, w_dim]
-    synthesis = run.compiled_synthesis if run.compiled_synthesis is not None and not phase.fading else G.synthesis
+    compiled = run.compiled_synthesis is not None and not phase.fading
+    synthesis = run.compiled_synthesis if compiled else G.synthesis
     fakes = synthesis(ws, res, alpha)  # [B, C, R, R]
     D.requires_grad_(False)  # the G loss needs gradients through D, not for D
     try:
@@ -583,7 +588,8 @@ def _open_data(config: TrainingConfig, data):
     if data is None or isinstance(data, (str, Path)):
         return open_dataset(str(data if data is not None else config.data), res, mirror=config.mirror)
     if not isinstance(data, ImageDataset):
-        raise ValueError(f"data must be None, a dataset spec string or an ImageDataset, got {type(data).__name__}")
+        raise ValueError(f"data must be None, a dataset spec string or an ImageDataset, "
+                         f"got {type(data).__name__}")
     if data.stored_resolution < res:
         raise ValueError(f"data holds {data.stored_resolution}² images, below the network's "
                          f"resolution {res}")
@@ -660,7 +666,8 @@ def _apply_gpu_settings(run: Run) -> None:
 
 def train(config: TrainingConfig | str = "cpu-tiny", data=None, out=None, *,
           resume: str | None = None, force: bool = False, device: str | torch.device = "auto",
-          callbacks: Sequence[Callback] = (), progress: bool = True, stop_at_kimg: float | None = None) -> Run:
+          callbacks: Sequence[Callback] = (), progress: bool = True,
+          stop_at_kimg: float | None = None) -> Run:
     """Train StyleGAN as ``config`` says; return the :class:`Run` (networks, history).
 
     ``data``: a dataset spec (``"faces"``, a prepared ``.npy``...), an ``ImageDataset``, or

@@ -139,7 +139,8 @@ def test_mismatched_config_or_dataset_is_refused_unless_forced(tmp_path):
 def test_keep_last_prunes_during_training(tmp_path):
     out = tmp_path / "run"
     train(tiny(total_kimg=0.048, snapshot_kimg=0.008, keep_last=2), images(), out, progress=False)
-    assert sorted(p.name for p in out.glob("checkpoint-*")) == [ckpt.checkpoint_name(40), ckpt.checkpoint_name(48)]
+    kept = sorted(p.name for p in out.glob("checkpoint-*"))
+    assert kept == [ckpt.checkpoint_name(40), ckpt.checkpoint_name(48)]
     assert not list(out.glob(".*.tmp"))
 
 

@@ -54,7 +54,8 @@ def test_a_run_through_two_resolution_changes_follows_the_schedule():
     assert got == expected
     assert [t["kimg"] for t in seen][-1] == 0.2 and run.nimg == 200 and run.step == len(expected)
     # Adam's state was reset when 16² finished fading in: 18 steps since
-    steps = {float(s["step"]) for s in run.opt_G.state.values()} | {float(s["step"]) for s in run.opt_D.state.values()}
+    states = list(run.opt_G.state.values()) + list(run.opt_D.state.values())
+    steps = {float(s["step"]) for s in states}
     assert steps == {18.0}
     assert run.history == seen and run.skipped_steps == 0
     assert all(np.isfinite(t["loss_G"]) and np.isfinite(t["loss_D"]) for t in seen)
