@@ -185,3 +185,32 @@ def test_sigkill_at_random_moments_always_leaves_a_readable_latest_checkpoint(tm
         progress.append(meta["nimg"])
     assert progress == sorted(progress) and progress[-1] > progress[0]  # each resume went on
     assert len(ckpt.list_checkpoints(out)) <= 3  # keep-last 2, plus at most one being pruned
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_after_the_step_and_writes_a_checkpoint(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    env = {**os.environ, "STYLEGAN_TUTORIAL_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stylegan_tutorial", "train", "--config", "cpu-tiny", "--data",
+         "faces:n=64", "--kimg", "1000", "--snapshot-kimg", "1000", "--tick-kimg", "0.064",
+         "--out", str(out), "--no-progress"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "log.jsonl").exists():  # training has made its first tick
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted at" in stdout
+    (only,) = ckpt.list_checkpoints(out)  # snapshots every 1000 kimg: this one is Ctrl-C's
+    _, meta = ckpt.load_checkpoint(only)
+    assert meta["nimg"] >= 64 and meta["nimg"] % 32 == 0  # a whole number of 4² steps
