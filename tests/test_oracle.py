@@ -19,7 +19,7 @@ from stylegan_tutorial.data.faces import FACTORS, make_faces, sample_factors
 FLOORS = {
     "head_x": 0.95, "head_y": 0.95, "head_size": 0.9, "head_aspect": 0.8, "skin_tone": 0.95,
     "hair_style": 0.95, "hair_colour": 0.9, "eye_size": 0.75, "eyes_open": 0.95,
-    "mouth_curve": 0.7, "glasses": 0.95, "background_hue": 0.95,
+    "mouth_curve": 0.75, "glasses": 0.95, "background_hue": 0.95,
 }
 
 
@@ -125,7 +125,7 @@ def test_shipped_oracle_reads_fresh_faces_above_the_floors(shipped):
     # 64² faces, box-averaged to 32², are read nearly as well (slightly different anti-aliasing).
     images64, factors64 = make_faces(300, 64, seed=124)
     scores64 = O.factor_scores(shipped.predict(images64), factors64)
-    assert all(scores64[k] > FLOORS[k] - 0.1 for k in FLOORS), scores64
+    assert all(scores64[k] > FLOORS[k] - 0.05 for k in FLOORS), scores64
 
 
 def test_a_damaged_weight_file_is_refused_with_both_hashes(tmp_path):
