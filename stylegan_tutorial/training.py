@@ -865,6 +865,9 @@ def add_arguments(parser) -> None:
                         help="R1 weight (default 10)")
     parser.add_argument("--r1-interval", type=int, default=None, metavar="K",
                         help="apply R1 every K steps, K times as strong (default 1: every step)")
+    parser.add_argument("--ema-kimg", type=float, default=None, metavar="N",
+                        help="G_ema half-life in kimg (default 10, the paper's; lower it for runs "
+                             "of a few kimg, whose G_ema would still look like its initialisation)")
     parser.add_argument("--no-mirror", action="store_true", default=None,
                         help="no left-right mirror augmentation")
     parser.add_argument("--tick-kimg", type=float, default=None, metavar="N",
@@ -886,7 +889,7 @@ def add_arguments(parser) -> None:
 
 # command-line option -> TrainingConfig field (None: not given, keep the resumed/default value)
 _ARG_FIELDS = {"data": "data", "kimg": "total_kimg", "phase_kimg": "phase_kimg", "seed": "seed",
-               "loss": "loss", "r1_gamma": "r1_gamma", "r1_interval": "r1_interval",
+               "loss": "loss", "r1_gamma": "r1_gamma", "r1_interval": "r1_interval", "ema_kimg": "ema_kimg",
                "tick_kimg": "tick_kimg", "snapshot_kimg": "snapshot_kimg", "keep_last": "keep_last",
                "tensorboard": "tensorboard", "channels_last": "channels_last", "compile": "compile",
                "amp": "amp"}

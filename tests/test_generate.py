@@ -5,6 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
+from stylegan_tutorial import checkpoint as ckpt
 from stylegan_tutorial import cli
 from stylegan_tutorial.configs import get_config
 from stylegan_tutorial.generate import (
@@ -189,9 +190,13 @@ def test_train_resume_auto_continues(run_dir, tmp_path, capsys):
 def test_resume_auto_keeps_the_runs_own_options(tmp_path, capsys):
     out = str(tmp_path / "run")
     common = ["train", "--out", out, "--data", "faces:n=64", "--no-progress"]
-    assert cli.main([*common, "--kimg", "0.032", "--seed", "3", "--r1-gamma", "5", "--no-mirror"]) == 0
+    assert cli.main([*common, "--kimg", "0.032", "--seed", "3", "--r1-gamma", "5", "--no-mirror",
+                     "--ema-kimg", "0.5"]) == 0
     assert cli.main([*common, "--kimg", "0.064", "--resume", "auto"]) == 0  # seed 3, gamma 5 kept
     assert cli.main([*common, "--kimg", "0.096", "--resume", "auto", "--seed", "4"]) == 2
     err = capsys.readouterr().err
     assert "seed: checkpoint has 3, this run has 4" in err and "--force" in err
     assert load_generator(out).trained_kimg == 0.064
+    _, meta = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
+    assert (meta["config"]["seed"], meta["config"]["r1_gamma"], meta["config"]["ema_kimg"],
+            meta["config"]["mirror"]) == (3, 5.0, 0.5, False)
