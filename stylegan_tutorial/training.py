@@ -644,8 +644,9 @@ def prepare_run(config: TrainingConfig, data=None, out=None, *, resume: str | No
 
 
 def _apply_gpu_settings(run: Run) -> None:
-    """The speed switches: mixed precision and channels-last (any device, if asked), cudnn.benchmark and
-    ``torch.compile`` (CUDA only). ``benchmarks/bench_training.py`` measures each.
+    """The speed switches: mixed precision and channels-last (any device, if asked),
+    cudnn.benchmark and ``torch.compile`` (CUDA only). ``benchmarks/bench_training.py``
+    measures each.
 
     Only G's synthesis network is compiled, and only used compiled while no fade is running:
     ``alpha`` is a Python float that changes every step of a fade, and a compiled graph is
