@@ -238,10 +238,11 @@ def sliced_wasserstein_descriptors(a: Tensor, b: Tensor, repeats: int = 4,
     for _ in range(repeats):
         dirs = torch.randn(a.shape[1], directions, generator=gen, dtype=a.dtype)
         dirs = dirs / dirs.norm(dim=0, keepdim=True)  # [D, directions]
-        pa, _ = (a @ dirs).sort(dim=0)  # [K, directions]
-        pb, _ = (b @ dirs).sort(dim=0)
-        dists.append((pa - pb).abs().mean())
-    return float(torch.stack(dists).mean())
+        # numpy sorts rows of floats with SIMD, several times faster than torch.sort here.
+        pa = np.sort((dirs.T @ a.T).numpy(), axis=1)  # [directions, K]
+        pb = np.sort((dirs.T @ b.T).numpy(), axis=1)
+        dists.append(np.abs(pa - pb).mean(dtype=np.float64))
+    return float(np.mean(dists))
 
 
 def sliced_wasserstein(images_a: Tensor, images_b: Tensor, patches_per_image: int = 128,
@@ -269,8 +270,8 @@ def sliced_wasserstein(images_a: Tensor, images_b: Tensor, patches_per_image: in
         raise ValueError(f"images must be at least {max(min_resolution, patch_size)}² "
                          f"(min_resolution, patch_size), got {images_a.shape[-1]}²")
     gen = torch.Generator().manual_seed(seed)
-    pyr_a = laplacian_pyramid(images_a.double(), min_resolution)
-    pyr_b = laplacian_pyramid(images_b.double(), min_resolution)
+    pyr_a = laplacian_pyramid(images_a.float(), min_resolution)  # float32, as in ProGAN
+    pyr_b = laplacian_pyramid(images_b.float(), min_resolution)
     result = {}
     for la, lb in zip(pyr_a, pyr_b):
         ys, xs = _patch_corners(len(la), patches_per_image, la.shape[-1], patch_size, gen)
