@@ -231,7 +231,7 @@ def draw_training_faces(n: int, seed: int, share64: float = 0.0,
 
 
 def train_oracle(out_dir, seed: int = 0, n_train: int = 40_000, n_test: int = 4_000,
-                 epochs: int = 6, batch_size: int = 128, lr: float = 2e-3, share64: float = 0.0,
+                 epochs: int = 6, batch_size: int = 128, lr: float = 2e-3, share64: float = 0.5,
                  progress: bool = True, command: str | None = None) -> dict:
     """Train an :class:`Oracle` on freshly drawn faces and save weights + manifest to ``out_dir``.
 
