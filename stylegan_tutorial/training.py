@@ -937,6 +937,7 @@ def run(args) -> int:
         print(f"stylegan-tutorial train: {err}", file=sys.stderr)
         return 1
     state = "interrupted" if result.interrupted else "finished"
-    print(f"{state} at {result.kimg:.2f} kimg; checkpoint {result.last_checkpoint}; "
-          f"samples in {Path(args.out) / 'samples'}")
+    if distributed.current().is_main:  # under torchrun, rank 0 alone reports (and writes)
+        print(f"{state} at {result.kimg:.2f} kimg; checkpoint {result.last_checkpoint}; "
+              f"samples in {Path(args.out) / 'samples'}")
     return 130 if result.interrupted else 0
