@@ -32,3 +32,14 @@ def cell_source(cell: dict) -> str:
 @pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
 def notebook_path(request) -> Path:
     return request.param
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one torch thread: small ops are faster that way on a shared 2-core machine."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

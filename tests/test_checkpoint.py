@@ -11,12 +11,7 @@ from stylegan_tutorial.data.dataset import ImageDataset
 from stylegan_tutorial.training import train, training_config
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def tiny(**fields):

@@ -18,13 +18,7 @@ from stylegan_tutorial.generator import Generator
 from stylegan_tutorial.oracle import Oracle
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small ops run faster single-threaded on the shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def gaussian(n, mean, std, seed):
