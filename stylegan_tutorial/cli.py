@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("stylegan_tutorial.training", "train StyleGAN with progressive growing; resumable checkpoints"),
     "generate": ("stylegan_tutorial.generate", "images from a trained generator: a grid or files from seeds"),
     "mix": ("stylegan_tutorial.generate", "the style-mixing figure: styles of some layers from other seeds"),
+    "evaluate": ("stylegan_tutorial.evaluate", "offline metrics of a trained generator: a table and JSON"),
 }
 
 
