@@ -22,7 +22,7 @@ from torch import nn
 from stylegan_tutorial.progress import tqdm
 
 from stylegan_tutorial.losses import d_logistic_loss, g_nonsaturating_loss
-from stylegan_tutorial.toy import one_thread
+from stylegan_tutorial.runtime import one_thread
 
 Tensor = torch.Tensor
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -31,3 +32,18 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+@contextmanager
+def one_thread():
+    """Run torch on one CPU thread inside the block, then restore the previous setting.
+
+    Small networks and many small tensor ops only pay for extra threads' synchronisation; on a
+    busy 2-core machine a second thread can make them several times slower.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -16,12 +16,12 @@ All training here uses the losses of :mod:`stylegan_tutorial.losses`, and runs i
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from stylegan_tutorial.progress import tqdm
+from stylegan_tutorial.runtime import one_thread
 
 from stylegan_tutorial.losses import (
     d_logistic_loss,
@@ -124,21 +124,6 @@ def mode_coverage(samples: Tensor, centres: Tensor, std: float,
     good = nearest_dist <= 3 * std  # [n]
     counts = torch.bincount(nearest[good], minlength=len(centres))  # [modes]
     return int((counts >= min_count).sum()), float(good.float().mean())
-
-
-@contextmanager
-def one_thread():
-    """Run torch on one CPU thread inside the block, then restore the previous setting.
-
-    The toy networks are so small that extra threads only add synchronisation; on a busy
-    2-core machine they can make a step ten times slower.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,9 +37,7 @@ def notebook_path(request) -> Path:
 @pytest.fixture
 def one_thread():
     """Run a test on one torch thread: small ops are faster that way on a shared 2-core machine."""
-    import torch
+    from stylegan_tutorial.runtime import one_thread as pinned
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with pinned():
+        yield

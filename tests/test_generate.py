@@ -20,13 +20,12 @@ from stylegan_tutorial.generate import (
 from stylegan_tutorial.generator import Generator
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
+
+
 @pytest.fixture(autouse=True)
-def one_thread(monkeypatch, tmp_path):
+def private_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("STYLEGAN_TUTORIAL_CACHE", str(tmp_path / "cache"))
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")

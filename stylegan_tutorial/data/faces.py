@@ -32,6 +32,8 @@ from typing import Callable, Union
 import numpy as np
 import torch
 
+from stylegan_tutorial.runtime import one_thread
+
 # Bump when the drawing or the sampling changes: it is part of the on-disk cache key.
 GENERATOR_VERSION = 2
 MIN_RESOLUTION, MAX_RESOLUTION = 8, 256
@@ -442,17 +444,13 @@ def render_faces(factors: dict, resolution: int = 32, details: dict | None = Non
 
     starts = range(0, n, chunk)
     workers = torch.get_num_threads() if workers is None else workers
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():  # parallel over chunks instead: faster for these many small ops
         if workers > 1 and len(starts) > 1:
             with ThreadPoolExecutor(min(workers, len(starts))) as pool:
                 list(pool.map(draw_chunk, starts))
         else:
             for start in starts:
                 draw_chunk(start)
-    finally:
-        torch.set_num_threads(previous)
     return out
 
 
