@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -19,16 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-def median_seconds(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs, after one untimed warm-up."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from _timing import median_seconds  # benchmarks/_timing.py, beside this script
 
 
 def bench_faces(resolution: int, n: int, repeats: int) -> float:

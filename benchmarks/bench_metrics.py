@@ -9,21 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 import torch
 
-
-def median_time(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs after one untimed warm-up."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from _timing import median_seconds  # benchmarks/_timing.py, beside this script
 
 
 def main(argv=None) -> int:
@@ -59,7 +48,7 @@ def main(argv=None) -> int:
     print(f"torch {torch.__version__}, {args.threads} thread(s), median of {args.repeats}")
     print("| what | median s | img/s |\n|---|---|---|")
     for name, fn, images in rows:
-        t = median_time(fn, args.repeats)
+        t = median_seconds(fn, args.repeats)
         rate = f"{images / t:,.0f}" if images else "-"
         print(f"| {name} | {t:.3f} | {rate} |")
     print("load average:", ", ".join(f"{v:.2f}" for v in os.getloadavg()))

@@ -32,8 +32,9 @@ import platform
 import resource
 import statistics
 import sys
-import time
 from pathlib import Path
+
+from _timing import timed_runs  # benchmarks/_timing.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
@@ -55,16 +56,7 @@ def _median_seconds(fn, repeats: int, warmup: int, device, budget: float) -> tup
     least one) once ``budget`` seconds have been spent on this measurement, so that a slow
     CPU case does not take many minutes.
     """
-    start = time.perf_counter()
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times = []
-    while len(times) < repeats and (not times or time.perf_counter() - start < budget):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
+    times = timed_runs(fn, repeats, warmup, budget, sync=lambda: _sync(device))
     return statistics.median(times), len(times)
 
 

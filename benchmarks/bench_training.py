@@ -26,8 +26,9 @@ import os
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
+
+from _timing import timed_runs  # benchmarks/_timing.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
@@ -48,6 +49,7 @@ def time_steps(config_name: str, resolution: int, variant: str, device, steps: i
     """Median seconds of one training step at ``resolution`` for ``variant``; img/s; sec/kimg."""
     import torch
 
+
     from stylegan_tutorial.data.dataset import ImageDataset
     from stylegan_tutorial.training import (
         EpochSampler, _apply_gpu_settings, _train_step, prepare_run, training_config)
@@ -66,19 +68,9 @@ def time_steps(config_name: str, resolution: int, variant: str, device, steps: i
     run.nimg = phase.nimg
     sampler = EpochSampler(len(data), 0)
 
-    def step():
-        _train_step(run, data, sampler, phase)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    sec = statistics.median(times)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    sec = statistics.median(timed_runs(lambda: _train_step(run, data, sampler, phase),
+                                       steps, warmup, sync=sync))
     return {"config": config_name, "res": resolution, "batch": phase.batch_size, "variant": variant,
             "step_ms": 1000 * sec, "img_s": phase.batch_size / sec, "sec_kimg": 1000 * sec / phase.batch_size,
             "runs": steps}
