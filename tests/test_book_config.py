@@ -1,7 +1,6 @@
 """The repository URL is kept in one place (_config.yml); everything else must agree with it."""
 
 import re
-from pathlib import Path
 
 import yaml
 

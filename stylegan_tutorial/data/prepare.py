@@ -148,7 +148,6 @@ def prepare_images(src, out, resolution: int, pad: bool = False, force: bool = F
     Raises FileNotFoundError for a missing ``src``, FileExistsError for an existing ``out``
     without ``force``, and ValueError when no image could be read.
     """
-    from PIL import Image
     from stylegan_tutorial.progress import tqdm
 
     resolution = check_resolution(resolution)
