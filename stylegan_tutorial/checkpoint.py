@@ -87,7 +87,7 @@ def load_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
     if not path.is_file():
         raise FileNotFoundError(f"no such checkpoint: {path}")
     data = path.read_bytes()
-    if _looks_like_pickle(data):
+    if not _looks_like_safetensors(data) and _looks_like_pickle(data):
         raise ValueError(
             f"refusing to load {path}: it is a pickle (torch.save format), and unpickling can run "
             f"arbitrary code. Only .safetensors checkpoints written by stylegan-tutorial are read."
@@ -105,9 +105,21 @@ def load_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, meta
 
 
+def _looks_like_safetensors(data: bytes) -> bool:
+    """Whether ``data`` has safetensors' layout: an 8-byte size, then a JSON header of that size.
+
+    Checked before :func:`_looks_like_pickle`, because the size's first byte can be anything,
+    0x80 included (one header size in 256 starts like a pickle).
+    """
+    if len(data) < 9:
+        return False
+    size = int.from_bytes(data[:8], "little")
+    return 2 <= size <= len(data) - 8 and data[8:9] == b"{"
+
+
 def _looks_like_pickle(data: bytes) -> bool:
-    """A pickle starts with the PROTO opcode 0x80; torch.save's zip starts with ``PK``."""
-    return data[:1] == b"\x80" or data[:2] == b"PK"
+    """A pickle starts with PROTO (0x80) and a protocol 2-5; torch.save's zip starts ``PK\\3\\4``."""
+    return (len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5) or data[:4] == b"PK\x03\x04"
 
 
 def _read_metadata(data: bytes) -> dict:

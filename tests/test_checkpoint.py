@@ -64,6 +64,23 @@ def test_a_pickle_that_runs_code_is_refused_unexecuted(tmp_path, writer):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("header_size", [0x0180, 0x0280, 0x0580])
+def test_a_header_size_that_starts_like_a_pickle_still_loads(tmp_path, header_size):
+    # safetensors begins with its header size (8 bytes, little-endian): 0x0280 starts 80 02,
+    # the opening of a protocol-2 pickle. Such a checkpoint is ours and must load.
+    path = tmp_path / ckpt.checkpoint_name(1)
+    tensors = {"a": torch.arange(6.0)}
+    for pad in range(header_size):
+        ckpt.save_checkpoint(path, tensors, {"pad": "x" * pad})
+        if int.from_bytes(path.read_bytes()[:8], "little") == header_size:
+            break
+    data = path.read_bytes()
+    assert int.from_bytes(data[:8], "little") == header_size and data[0] == 0x80
+    loaded, meta = ckpt.load_checkpoint(path)
+    assert torch.equal(loaded["a"], tensors["a"]) and meta["pad"] == "x" * pad
+    assert ckpt.latest_checkpoint(tmp_path) == path
+
+
 def test_truncated_latest_falls_back_to_the_previous(tmp_path):
     good = ckpt.save_checkpoint(tmp_path / ckpt.checkpoint_name(10), {"a": torch.ones(100)}, {})
     bad = ckpt.save_checkpoint(tmp_path / ckpt.checkpoint_name(20), {"a": torch.ones(100)}, {})
