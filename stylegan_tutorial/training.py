@@ -791,6 +791,8 @@ def _finish_tick(run: Run, phase: Phase, acc: dict[str, list], seconds: float, i
             **{k: float(v) for k, v in zip(keys, means)},
             "sec_per_kimg": seconds / max(images / 1000, 1e-9), "img_per_s": images / max(seconds, 1e-9),
             "skipped_steps": run.skipped_steps}
+    if run.device.type == "cuda":  # the high-water mark of this process's GPU memory so far
+        tick["peak_gpu_mib"] = torch.cuda.max_memory_allocated(run.device) / 2**20
     run.history.append(tick)
     return tick
 
