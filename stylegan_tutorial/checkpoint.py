@@ -16,6 +16,7 @@ stray temporary file is ignored by :func:`latest_checkpoint` and cleaned up late
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -130,6 +131,27 @@ def _read_metadata(data: bytes) -> dict:
     if size > len(data) - 8:
         raise ValueError("header size runs past the end of the file")
     return json.loads(data[8:8 + size]).get("__metadata__") or {}
+
+
+def sha256_of(path) -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_sha256(path, expected: str, remedy: str = "reinstall the package") -> None:
+    """Raise ValueError naming the file, the expected and the actual hash if they differ.
+
+    Shipped weights carry their hash in a manifest beside them; a mismatch means the file was
+    damaged or replaced, and nothing is loaded from it.
+    """
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ValueError(f"sha256 mismatch for {path}: expected {expected}, got {actual}. The "
+                         f"file is damaged or was replaced; {remedy}")
 
 
 def list_checkpoints(folder) -> list[Path]:

@@ -11,10 +11,6 @@ import json
 import math
 from pathlib import Path
 
-PRETRAINED_PREFIX = "pretrained:"
-PRETRAINED_GENERATORS: dict[str, str] = {}  # name -> file in stylegan_tutorial/pretrained
-
-
 def parse_metrics(spec: str) -> tuple[str, ...]:
     """``"fd,kid"`` -> ``("fd", "kid")``, checked against the metrics the package knows."""
     from stylegan_tutorial.metrics import METRICS
@@ -28,16 +24,12 @@ def parse_metrics(spec: str) -> tuple[str, ...]:
 
 
 def resolve_checkpoint(source: str) -> Path:
-    """A checkpoint file or run directory; ``pretrained:NAME`` names a generator that ships here."""
-    if source.startswith(PRETRAINED_PREFIX):
-        name = source[len(PRETRAINED_PREFIX):]
-        if name not in PRETRAINED_GENERATORS:
-            known = ", ".join(sorted(PRETRAINED_GENERATORS)) or "none yet"
-            raise ValueError(f"--checkpoint: no pretrained generator named {name!r} ships with this "
-                             f"version of the package (available: {known})")
-        return Path(__file__).parent / "pretrained" / PRETRAINED_GENERATORS[name]
-    path = Path(source)
-    if not path.exists():
+    """A checkpoint file or run directory; ``pretrained:NAME`` names a generator that ships here
+    (its sha256 is checked)."""
+    from stylegan_tutorial.models import PREFIX, resolve_source
+
+    path = resolve_source(source)
+    if not source.startswith(PREFIX) and not path.exists():
         raise FileNotFoundError(f"--checkpoint: no such file or run directory: {path}")
     return path
 
@@ -84,7 +76,7 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("--checkpoint", required=True, metavar="PATH|pretrained:NAME",
                         help="a .safetensors checkpoint, a run directory (its latest checkpoint), "
-                             "or pretrained:NAME")
+                             "or pretrained:faces64 (ships with the package)")
     parser.add_argument("--metrics", default=",".join(METRICS),
                         help=f"comma-separated subset of {','.join(METRICS)} (default: all)")
     parser.add_argument("--data", default=None,
@@ -92,7 +84,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--n", type=int, default=2000, help="real and generated images (default 2000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None,
-                        help="JSON file to write (default: metrics-<kimg>kimg.json beside the checkpoint)")
+                        help="JSON file to write (default: metrics-<kimg>kimg.json beside the "
+                             "checkpoint; metrics-NAME.json here for pretrained:NAME)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -118,7 +111,9 @@ def run(args) -> int:
     data = open_dataset(spec, resolution=G.config.resolution)
     result = evaluate(G, data, metrics=metrics, n=args.n, progress=not args.no_progress,
                       seed=args.seed)
-    out = args.out or path.parent / f"metrics-{G.trained_kimg:g}kimg.json"
+    shipped = args.checkpoint.startswith("pretrained:")  # never write into the installed package
+    out = args.out or (Path(f"metrics-{args.checkpoint.split(':', 1)[1]}.json") if shipped
+                       else path.parent / f"metrics-{G.trained_kimg:g}kimg.json")
     record = {"checkpoint": str(path), "kimg": G.trained_kimg, "data": spec, "n": args.n,
               "seed": args.seed, "metrics": _json_safe(result)}
     out.write_text(json.dumps(record, indent=2) + "\n")

@@ -5,6 +5,7 @@ psi 0.7" is a reproducible picture. Two commands use this module:
 
     stylegan-tutorial generate --checkpoint runs/tiny --seeds 0-15 --psi 0.7 --out grid.png
     stylegan-tutorial mix --checkpoint runs/tiny --rows 1,2,3 --cols 10-14 --styles coarse fine
+    stylegan-tutorial generate --checkpoint pretrained:faces64 --psi 0.7 --out faces.png
 
 ``mix`` draws the paper's Figure 3: each column is a source A, each row a source B, and a cell
 is A's image with the styles of some layers (coarse 4²–8², middle 16²–32², fine the rest)
@@ -50,16 +51,19 @@ def z_from_seeds(seeds: Sequence[int], z_dim: int) -> Tensor:
 def load_generator(source, which: str = "G_ema", device: str | torch.device = "cpu"):
     """The generator stored in a checkpoint (or the latest one in a run directory).
 
-    ``which`` is ``"G_ema"`` (the moving average: the one to show) or ``"G"``. Returns the
-    :class:`~stylegan_tutorial.generator.Generator` in eval mode, with its ``w_avg``.
+    ``source`` may also be ``"pretrained:NAME"``, a generator that ships with the package
+    (its sha256 is checked first). ``which`` is ``"G_ema"`` (the moving average: the one to
+    show) or ``"G"``. Returns the :class:`~stylegan_tutorial.generator.Generator` in float32,
+    eval mode, with its ``w_avg``.
     """
     from stylegan_tutorial import checkpoint as ckpt
     from stylegan_tutorial.generator import Generator
+    from stylegan_tutorial.models import resolve_source
     from stylegan_tutorial.training import TrainingConfig
 
     if which not in ("G_ema", "G"):
         raise ValueError(f"which must be 'G_ema' or 'G', got {which!r}")
-    path = Path(source)
+    path = resolve_source(source)
     if path.is_dir():
         found = ckpt.latest_checkpoint(path)
         if found is None:
@@ -68,7 +72,10 @@ def load_generator(source, which: str = "G_ema", device: str | torch.device = "c
     tensors, meta = ckpt.load_checkpoint(path)
     config = TrainingConfig.from_dict(meta["config"])
     G = Generator(config.network)
-    G.load_state_dict({k[len(which) + 1:]: v for k, v in tensors.items() if k.startswith(which + ".")})
+    state = {k[len(which) + 1:]: v for k, v in tensors.items() if k.startswith(which + ".")}
+    if not state:
+        raise ValueError(f"{path} holds no {which} tensors (a shipped generator has G_ema only)")
+    G.load_state_dict(state)  # float16 weights are copied into the float32 parameters
     G.trained_kimg = meta["nimg"] / 1000
     return G.eval().requires_grad_(False).to(device)
 
@@ -142,8 +149,9 @@ def style_mixing_figure(G, row_seeds: Sequence[int], col_seeds: Sequence[int],
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, metavar="PATH",
-                        help="a .safetensors checkpoint, or a run directory (its latest checkpoint)")
+    parser.add_argument("--checkpoint", required=True, metavar="PATH|pretrained:NAME",
+                        help="a .safetensors checkpoint, a run directory (its latest checkpoint), "
+                             "or pretrained:faces64 (ships with the package)")
     parser.add_argument("--psi", type=float, default=1.0,
                         help="truncation psi: 1 = none, 0.7 = the paper's figures (default 1)")
     parser.add_argument("--noise", choices=NOISE_CHOICES, default="fixed",

@@ -22,7 +22,6 @@ lives on a circle (hue 0 and hue 1 are the same red), so it is regressed as
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -35,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stylegan_tutorial.checkpoint import sha256_of, verify_sha256
 from stylegan_tutorial.data.faces import FACTORS, make_faces
 
 Tensor = torch.Tensor
@@ -302,15 +302,6 @@ def train_oracle(out_dir, seed: int = 0, n_train: int = 40_000, n_test: int = 4_
 # Shipping: safetensors weights + a JSON manifest holding their sha256
 # --------------------------------------------------------------------------------------------
 
-def sha256_of(path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_oracle(model: Oracle, out_dir, manifest: dict) -> dict:
     """Write ``oracle-faces32.safetensors`` and its manifest to ``out_dir``; return the manifest.
 
@@ -328,15 +319,6 @@ def save_oracle(model: Oracle, out_dir, manifest: dict) -> dict:
     return manifest
 
 
-def verify_sha256(path, expected: str) -> None:
-    """Raise ValueError naming the file, the expected and the actual hash if they differ."""
-    actual = sha256_of(path)
-    if actual != expected:
-        raise ValueError(f"sha256 mismatch for {path}: expected {expected}, got {actual}. The "
-                         "file is damaged or was replaced; reinstall the package or retrain with "
-                         "scripts/train_oracle.py")
-
-
 def load_oracle(directory=None, device: str | torch.device = "cpu") -> Oracle:
     """The shipped oracle in eval mode, after checking its weights against the manifest's sha256."""
     from safetensors.torch import load_file
@@ -350,7 +332,8 @@ def load_oracle(directory=None, device: str | torch.device = "cpu") -> Oracle:
     weights = directory / manifest["file"]
     if not weights.exists():
         raise FileNotFoundError(f"oracle weights {weights} named by {manifest_path} are missing")
-    verify_sha256(weights, manifest["sha256"])
+    verify_sha256(weights, manifest["sha256"], "reinstall the package or retrain with "
+                  "scripts/train_oracle.py")
     model = Oracle()
     model.load_state_dict(load_file(str(weights)))
     model.manifest = manifest
