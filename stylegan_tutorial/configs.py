@@ -264,8 +264,12 @@ def _colab_64() -> NetworkConfig:
     the V100's peak), which gives 2,650 s, ~45 minutes, plus data loading, checkpoints and
     samples: about an hour. This is an estimate from FLOPs: no GPU was available to measure
     it. On one CPU core the same step runs at 22-43 GFLOP/s, 0.9 img/s at 64² (see
-    ``benchmarks/networks.md``): the full schedule would take days there. Mixed precision
-    should only make the T4 faster.
+    ``benchmarks/networks.md``): the full schedule would take days there.
+
+    Measured on one H100: the 600-kimg schedule took 21 minutes (1,635 img/s at 4², 312 at
+    64²). The network is too small to fill such a GPU, so launches, not FLOPs, set the pace, and
+    fp16 mixed precision was slower, not faster (``benchmarks/training.md``). The generator
+    that ships as ``pretrained:faces64`` is this configuration trained for 656 kimg.
     """
     return NetworkConfig(
         name="colab-64", resolution=64, z_dim=256, w_dim=256, mapping_width=256,

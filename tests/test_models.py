@@ -115,8 +115,11 @@ def test_export_keeps_g_ema_in_float16_and_round_trips(tiny_checkpoint, tmp_path
 
 
 @pytest.mark.slow
-def test_pretrained_distance_is_far_below_the_untrained_networks(monkeypatch, tmp_path):
-    # The same network, untrained, is the ceiling. Both against the faces it was trained on.
+def test_pretrained_distances_are_far_below_the_untrained_networks():
+    # The same network, untrained, is the ceiling; both against the faces it was trained on.
+    # benchmarks/pretrained.md (n = 2000): FD 18.1 vs 33.0, KID 0.36 vs 1.78, real vs real
+    # FD 0.22. The oracle's features of an untrained network's colour blobs land nearer the
+    # faces than the blobs look, so FD separates the two by less than KID does.
     from stylegan_tutorial.data.dataset import open_dataset
     from stylegan_tutorial.metrics import evaluate
     from stylegan_tutorial.oracle import load_oracle
@@ -126,9 +129,10 @@ def test_pretrained_distance_is_far_below_the_untrained_networks(monkeypatch, tm
     untrained = Generator(G.config).eval().requires_grad_(False)
     data = open_dataset("faces:n=2000", resolution=64)
     oracle = load_oracle()
-    fd = {name: evaluate(g, data, metrics=("fd",), n=500, oracle=oracle, progress=False)["fd"]
-          for name, g in (("pretrained", G), ("untrained", untrained))}
-    assert fd["pretrained"] < fd["untrained"] / 4, fd
+    got = {name: evaluate(g, data, metrics=("fd", "kid"), n=500, oracle=oracle, progress=False)
+           for name, g in (("pretrained", G), ("untrained", untrained))}
+    assert got["pretrained"]["fd"] < got["untrained"]["fd"] / 1.5, got
+    assert got["pretrained"]["kid"] < got["untrained"]["kid"] / 3, got
 
 
 @pytest.mark.slow
