@@ -98,6 +98,25 @@ def test_chapter_figures_and_equations_render(server, browser, notebook):
     browser.save_screenshot(str(SHOTS / f"{notebook.stem}.png"))
 
 
+def test_every_figure_on_the_prose_pages_loads(server, browser):
+    # book/*.md pages hold committed PNGs (book/images): each must reach the reader.
+    pages = [p for p in html_pages() if p.relative_to(HTML).parts[0] == "book"]
+    seen = 0
+    for page in pages:
+        browser.get(urljoin(server, page.relative_to(HTML).as_posix()))
+        sizes = browser.execute_script(
+            "return Array.from(document.querySelectorAll('article img'))"
+            ".map(i => [i.complete, i.naturalWidth, i.src]);")
+        broken = [src for complete, w, src in sizes if not (complete and w > 0)]
+        assert not broken, f"{page.name}: images that did not render: {broken}"
+        seen += len(sizes)
+        if page.stem == "measuring":
+            assert len(sizes) >= 2, "measuring.html should show the samples and the mixing figure"
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            browser.save_screenshot(str(SHOTS / "measuring.png"))
+    assert seen >= 2
+
+
 def test_no_page_shows_an_error_or_traceback():
     _need(HTML.joinpath("index.html").exists(), "the book is not built: run `make html` first")
     pages = html_pages()
