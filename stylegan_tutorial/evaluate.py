@@ -81,7 +81,12 @@ def add_arguments(parser) -> None:
                         help=f"comma-separated subset of {','.join(METRICS)} (default: all)")
     parser.add_argument("--data", default=None,
                         help="real images to compare with (default: the run's own data spec)")
-    parser.add_argument("--n", type=int, default=2000, help="real and generated images (default 2000)")
+    parser.add_argument("--n", type=int, default=2000,
+                        help="real and generated images for fd, kid, swd; samples for sep (default 2000)")
+    parser.add_argument("--n-ppl", type=int, default=500,
+                        help="latent paths per path-length variant (default 500; two images each)")
+    parser.add_argument("--n-mix", type=int, default=500,
+                        help="pairs of faces for the style-mixing table (default 500)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON file to write (default: metrics-<kimg>kimg.json beside the "
@@ -99,8 +104,9 @@ def run(args) -> int:
     from stylegan_tutorial.runtime import pick_device
 
     metrics = parse_metrics(args.metrics)
-    if args.n < 2:
-        raise ValueError(f"--n must be at least 2, got {args.n}")
+    for name in ("n", "n_ppl", "n_mix"):
+        if getattr(args, name) < 2:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 2, got {getattr(args, name)}")
     source = resolve_checkpoint(args.checkpoint)
     path = ckpt.latest_checkpoint(source) if source.is_dir() else source
     if path is None:
@@ -110,14 +116,16 @@ def run(args) -> int:
     spec = args.data or meta["config"].get("data") or "faces"
     data = open_dataset(spec, resolution=G.config.resolution)
     result = evaluate(G, data, metrics=metrics, n=args.n, progress=not args.no_progress,
-                      seed=args.seed)
+                      seed=args.seed, n_ppl=args.n_ppl, n_mix=args.n_mix)
     shipped = args.checkpoint.startswith("pretrained:")  # never write into the installed package
     out = args.out or (Path(f"metrics-{args.checkpoint.split(':', 1)[1]}.json") if shipped
                        else path.parent / f"metrics-{G.trained_kimg:g}kimg.json")
     record = {"checkpoint": str(path), "kimg": G.trained_kimg, "data": spec, "n": args.n,
-              "seed": args.seed, "metrics": _json_safe(result)}
+              "n_ppl": args.n_ppl, "n_mix": args.n_mix, "seed": args.seed,
+              "metrics": _json_safe(result)}
     out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"{path.name} ({G.trained_kimg:g} kimg) against {spec}, n = {args.n}")
+    print(f"{path.name} ({G.trained_kimg:g} kimg) against {spec}, n = {args.n} "
+          f"(path length {args.n_ppl} paths, mixing {args.n_mix} pairs)")
     print(format_table(result))
     print(f"wrote {out}")
     return 0

@@ -627,11 +627,14 @@ def _real_images(data, n: int, resolution: int, seed: int) -> Tensor:
 
 def evaluate(G, data, metrics: Sequence[str] = METRICS, n: int = 2000, oracle=None,
              progress: bool = True, seed: int = 0, batch_size: int = 64,
-             kid_subset_size: int = 1000) -> dict:
+             kid_subset_size: int = 1000, n_ppl: int | None = None,
+             n_mix: int | None = None) -> dict:
     """Run the chosen ``metrics`` on generator ``G`` against real images ``data``; returns a dict.
 
     ``data`` is a tensor ``[N, 3, R, R]`` in [-1, 1] or an ImageDataset; ``n`` real and ``n``
-    generated images (truncation off, random noise) are compared. Keys: ``fd``; ``kid`` and
+    generated images (truncation off, random noise) are compared, and separability uses ``n``
+    samples. Path length uses ``n_ppl`` paths per variant and the mixing table ``n_mix`` pairs
+    (both default to ``n``; each path costs two images, so they are the slow ones). Keys: ``fd``; ``kid`` and
     ``kid_std``; ``swd`` (per level and mean); ``ppl`` with ``z_full``, ``z_end``, ``w_full``,
     ``w_end``; ``sep`` with ``z`` and ``w``; ``mixing`` (the transfer table).
     """
@@ -641,6 +644,8 @@ def evaluate(G, data, metrics: Sequence[str] = METRICS, n: int = 2000, oracle=No
     if unknown or isinstance(metrics, str):
         raise ValueError(f"metrics must be a sequence drawn from {METRICS}, got {metrics!r}")
     n = _check_positive_int(n, "n")
+    n_ppl = n if n_ppl is None else _check_positive_int(n_ppl, "n_ppl")
+    n_mix = n if n_mix is None else _check_positive_int(n_mix, "n_mix")
     oracle = _default_oracle() if oracle is None else oracle
     was_training = G.training
     G.eval()
@@ -664,13 +669,13 @@ def evaluate(G, data, metrics: Sequence[str] = METRICS, n: int = 2000, oracle=No
             elif m == "swd":
                 result["swd"] = sliced_wasserstein(reals, fakes, seed=seed) if res >= 16 else None
             elif m == "ppl":
-                result["ppl"] = {f"{s}_{p}": path_length(G, s, p, n, feature_fn=oracle.features,
+                result["ppl"] = {f"{s}_{p}": path_length(G, s, p, n_ppl, feature_fn=oracle.features,
                                                          batch_size=batch_size, seed=seed)
                                  for s in ("z", "w") for p in ("full", "end")}
             elif m == "sep":
                 result["sep"] = separability(G, oracle, n, batch_size, seed)
             elif m == "mixing":
-                result["mixing"] = mixing_transfer_table(G, oracle, n=n, batch_size=batch_size,
+                result["mixing"] = mixing_transfer_table(G, oracle, n=n_mix, batch_size=batch_size,
                                                          seed=seed)
     finally:
         G.train(was_training)

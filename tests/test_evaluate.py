@@ -1,6 +1,7 @@
 """The evaluate command: a thin layer over metrics.evaluate, checked on a tiny trained run."""
 
 import json
+import types
 
 import pytest
 
@@ -47,6 +48,8 @@ def test_unknown_metric_and_missing_checkpoint_are_clear_errors(tmp_path, capsys
     assert "no such file or run directory" in capsys.readouterr().err
     assert cli.main(["evaluate", "--checkpoint", str(tmp_path)]) == 2
     assert "no checkpoint in" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--checkpoint", str(tmp_path), "--n-ppl", "1"]) == 2
+    assert "--n-ppl must be at least 2" in capsys.readouterr().err
 
 
 def test_pretrained_names_are_checked():
@@ -58,3 +61,23 @@ def test_flatten_and_json_safety():
     nested = {"fd": 1.5, "ppl": {"w_full": 2.0, "z_end": 3.0}}
     assert evaluate.flatten(nested) == {"fd": 1.5, "ppl.w_full": 2.0, "ppl.z_end": 3.0}
     assert evaluate._json_safe({"a": float("nan"), "b": {"c": 1.0}}) == {"a": None, "b": {"c": 1.0}}
+
+
+def test_path_length_and_mixing_use_their_own_sample_sizes(monkeypatch):
+    from stylegan_tutorial import metrics
+    from stylegan_tutorial.configs import get_config
+    from stylegan_tutorial.generator import Generator
+
+    asked = {}
+    monkeypatch.setattr(metrics, "path_length",
+                        lambda G, s, p, n, **kw: asked.setdefault(f"ppl_{s}_{p}", n))
+    monkeypatch.setattr(metrics, "mixing_transfer_table",
+                        lambda G, oracle, n, **kw: asked.setdefault("mixing", n))
+    G = Generator(get_config("cpu-tiny"))
+    metrics.evaluate(G, None, metrics=("ppl", "mixing"), n=40, n_ppl=7, n_mix=9, oracle=types.SimpleNamespace(features=None),
+                     progress=False)
+    assert asked == {"ppl_z_full": 7, "ppl_z_end": 7, "ppl_w_full": 7, "ppl_w_end": 7, "mixing": 9}
+    asked.clear()
+    metrics.evaluate(G, None, metrics=("ppl", "mixing"), n=40, oracle=types.SimpleNamespace(features=None),
+                     progress=False)
+    assert set(asked.values()) == {40}  # both default to n
