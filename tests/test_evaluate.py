@@ -73,11 +73,10 @@ def test_path_length_and_mixing_use_their_own_sample_sizes(monkeypatch):
                         lambda G, s, p, n, **kw: asked.setdefault(f"ppl_{s}_{p}", n))
     monkeypatch.setattr(metrics, "mixing_transfer_table",
                         lambda G, oracle, n, **kw: asked.setdefault("mixing", n))
-    G = Generator(get_config("cpu-tiny"))
-    metrics.evaluate(G, None, metrics=("ppl", "mixing"), n=40, n_ppl=7, n_mix=9, oracle=types.SimpleNamespace(features=None),
+    G, oracle = Generator(get_config("cpu-tiny")), types.SimpleNamespace(features=None)
+    metrics.evaluate(G, None, metrics=("ppl", "mixing"), n=40, n_ppl=7, n_mix=9, oracle=oracle,
                      progress=False)
     assert asked == {"ppl_z_full": 7, "ppl_z_end": 7, "ppl_w_full": 7, "ppl_w_end": 7, "mixing": 9}
     asked.clear()
-    metrics.evaluate(G, None, metrics=("ppl", "mixing"), n=40, oracle=types.SimpleNamespace(features=None),
-                     progress=False)
+    metrics.evaluate(G, None, metrics=("ppl", "mixing"), n=40, oracle=oracle, progress=False)
     assert set(asked.values()) == {40}  # both default to n
