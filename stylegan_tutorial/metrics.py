@@ -655,6 +655,7 @@ def evaluate(G, data, metrics: Sequence[str] = METRICS, n: int = 2000, oracle=No
     try:
         fakes = reals = None
         if any(m in ("fd", "kid", "swd") for m in metrics):
+            steps.set_postfix_str(f"drawing {n} real and {n} generated images")
             reals = _real_images(data, n, res, seed)
             fakes = generate(G, n, seed=seed + 1, batch_size=batch_size)
         if any(m in ("fd", "kid") for m in metrics):
