@@ -632,6 +632,10 @@ def prepare_run(config: TrainingConfig, data=None, out=None, *, resume: str | No
     run = Run(config, dataset.identity, dev, out)
     if source is not None:
         tensors, meta = ckpt.load_checkpoint(source)
+        if "step" not in meta or not any(k.startswith("D.") for k in tensors):
+            raise ValueError(f"{source} holds a generator only (an exported or shipped one, for "
+                             f"sampling and evaluation), not a training state with D and the "
+                             f"optimizers: it cannot be resumed")
         diffs = ckpt.check_compatible(meta["config"], config.to_dict(), "configuration",
                                       RESUMABLE_CHANGES, force)
         diffs += ckpt.check_compatible(meta["dataset"], run.dataset_identity, "dataset", (), force)

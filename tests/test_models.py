@@ -143,3 +143,12 @@ def test_evaluate_command_on_a_pretrained_name_writes_json_here(monkeypatch, tmp
     record = json.loads((tmp_path / "metrics-faces64.json").read_text())
     assert record["kimg"] == pytest.approx(655.648) and record["metrics"]["fd"] > 0
     assert "generator-faces64.safetensors (655.648 kimg)" in capsys.readouterr().out
+
+
+def test_an_exported_generator_cannot_be_resumed_and_says_why(tiny_checkpoint, tmp_path, capsys):
+    M.export_generator(tiny_checkpoint, tmp_path, "tiny", {})
+    code = cli.main(["train", "--resume", str(tmp_path / "tiny.safetensors"), "--out",
+                     str(tmp_path / "run"), "--no-progress"])
+    assert code == 2
+    assert "holds a generator only" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
