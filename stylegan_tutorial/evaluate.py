@@ -117,8 +117,10 @@ def run(args) -> int:
     data = open_dataset(spec, resolution=G.config.resolution)
     result = evaluate(G, data, metrics=metrics, n=args.n, progress=not args.no_progress,
                       seed=args.seed, n_ppl=args.n_ppl, n_mix=args.n_mix)
-    shipped = args.checkpoint.startswith("pretrained:")  # never write into the installed package
-    out = args.out or (Path(f"metrics-{args.checkpoint.split(':', 1)[1]}.json") if shipped
+    from stylegan_tutorial.models import PREFIX
+
+    shipped = args.checkpoint.startswith(PREFIX)  # never write into the installed package
+    out = args.out or (Path(f"metrics-{args.checkpoint[len(PREFIX):]}.json") if shipped
                        else path.parent / f"metrics-{G.trained_kimg:g}kimg.json")
     record = {"checkpoint": str(path), "kimg": G.trained_kimg, "data": spec, "n": args.n,
               "n_ppl": args.n_ppl, "n_mix": args.n_mix, "seed": args.seed,
