@@ -11,7 +11,7 @@ Rows (all against the same real faces the generator was trained on, drawn at its
 
 FD, KID and SWD use ``--n`` images a side; path length uses ``--n-ppl`` paths per variant;
 separability ``--n`` samples; the mixing table ``--n-mix`` pairs. Prints Markdown tables and
-writes every number to ``--out`` (JSON). Slow on a CPU: 686 s in all for faces64 on two cores.
+writes every number to ``--out`` (JSON). Slow on a CPU: 11 to 16 minutes for faces64 on two cores.
 """
 
 from __future__ import annotations
