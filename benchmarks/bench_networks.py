@@ -163,10 +163,10 @@ def measure_case(config_name: str, resolution: int, repeats: int, warmup: int, d
             torch.cuda.reset_peak_memory_stats(device)
         with torch.no_grad(), torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
             img = G(z, resolution)
-            t_g, n_g = _median_seconds(lambda: G(z, resolution), repeats, warmup, device, budget)
-            t_d, n_d = _median_seconds(lambda: D(img), repeats, warmup, device, budget)
+            t_g, n_g = _median_seconds(lambda G=G, z=z: G(z, resolution), repeats, warmup, device, budget)
+            t_d, n_d = _median_seconds(lambda D=D, img=img: D(img), repeats, warmup, device, budget)
             small = min(batch, 4)  # FLOPs per image do not depend on the batch size
-            g_flops = count_flops(lambda: G(z[:small], resolution)) / small
+            g_flops = count_flops(lambda G=G, z=z, small=small: G(z[:small], resolution)) / small
         step = _make_train_step(G, D, cfg, resolution, batch, device, amp, channels_last)
         t_step, n_step = _median_seconds(step, repeats, warmup, device, budget)
         small_step = _make_train_step(G, D, cfg, resolution, small, device, amp, channels_last)

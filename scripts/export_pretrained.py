@@ -6,7 +6,7 @@
 writes ``stylegan_tutorial/pretrained/generator-faces64.{safetensors,json}``: G_ema in float16
 and a manifest with the weights' sha256 plus everything in ``--provenance`` (a JSON object: the
 training commands, the last log lines, wall time, hardware). Register the name in
-``stylegan_tutorial.models.PRETRAINED`` to make ``pretrained:NAME`` load it.
+``stylegan_tutorial.shipped.SHIPPED`` to make ``pretrained:NAME`` load it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 
 
 def main(argv=None) -> int:
-    from stylegan_tutorial.models import PRETRAINED_DIR, export_generator
+    from stylegan_tutorial.shipped import PRETRAINED_DIR, export_generator
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="a training checkpoint (.safetensors)")

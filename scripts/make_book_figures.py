@@ -31,13 +31,13 @@ def samples_figure(G, path: Path) -> None:
     import numpy as np
 
     from stylegan_tutorial.data.dataset import open_dataset
-    from stylegan_tutorial.generate import generate_images
+    from stylegan_tutorial.generate import images_from_seeds
     from stylegan_tutorial.viz import show_grid
 
     seeds = range(16)
     reals = open_dataset("faces", resolution=64).batch(np.arange(16), 64)  # [16, 3, 64, 64]
-    panels = [(generate_images(G, seeds, psi=1.0), "pretrained:faces64, psi = 1 (seeds 0-15)"),
-              (generate_images(G, seeds, psi=0.7), "the same seeds, psi = 0.7"),
+    panels = [(images_from_seeds(G, seeds, psi=1.0), "pretrained:faces64, psi = 1 (seeds 0-15)"),
+              (images_from_seeds(G, seeds, psi=0.7), "the same seeds, psi = 0.7"),
               (reals, "real: the first 16 training faces")]
     fig, axes = plt.subplots(3, 1, figsize=(8, 6.6))
     for ax, (images, title) in zip(axes, panels):
@@ -70,7 +70,7 @@ def mixing_figure(G, path: Path) -> None:
 
 
 def main() -> int:
-    from stylegan_tutorial.models import load_pretrained
+    from stylegan_tutorial.shipped import load_pretrained
 
     OUT.mkdir(parents=True, exist_ok=True)
     G = load_pretrained("faces64")

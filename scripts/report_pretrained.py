@@ -32,7 +32,8 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 def real_vs_real(data, n: int, resolution: int, seed: int, oracle) -> dict:
     """FD, KID and SWD between the training faces and freshly drawn ones (different seed)."""
     from stylegan_tutorial.data.faces import make_faces
-    from stylegan_tutorial.metrics import _real_images, frechet_distance, kid, sliced_wasserstein
+    from stylegan_tutorial.metrics import frechet_distance, kid, sliced_wasserstein
+    from stylegan_tutorial.metrics.report import _real_images
 
     reals = _real_images(data, n, resolution, seed)
     fresh, _ = make_faces(n, resolution, seed=10_000 + seed)
@@ -55,7 +56,7 @@ def generator_metrics(G, data, args, oracle) -> dict:
 
 def markdown(rows: dict[str, dict]) -> str:
     """One table: a line per number, a column per row of the comparison."""
-    from stylegan_tutorial.evaluate import flatten
+    from stylegan_tutorial.metrics import flatten
 
     flat = {name: flatten(r) for name, r in rows.items()}
     keys = [k for k in flatten(rows["pretrained"])
@@ -72,11 +73,10 @@ def main(argv=None) -> int:
     import torch
 
     from stylegan_tutorial.data.dataset import open_dataset
-    from stylegan_tutorial.evaluate import _json_safe
     from stylegan_tutorial.generator import Generator
-    from stylegan_tutorial.metrics import transfer_table_markdown
-    from stylegan_tutorial.models import load_pretrained
+    from stylegan_tutorial.metrics import json_safe, transfer_table_markdown
     from stylegan_tutorial.oracle import load_oracle
+    from stylegan_tutorial.shipped import load_pretrained
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", default="faces64")
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     print(f"\n{seconds:.0f} s, load average at end {os.getloadavg()[0]:.2f}")
     if args.out:
         record = {"name": args.name, "n": args.n, "n_ppl": args.n_ppl, "n_mix": args.n_mix,
-                  "seed": args.seed, "seconds": round(seconds), "rows": _json_safe(rows)}
+                  "seed": args.seed, "seconds": round(seconds), "rows": json_safe(rows)}
         Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
         print(f"wrote {args.out}")
     return 0

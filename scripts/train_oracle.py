@@ -15,7 +15,8 @@ import sys
 
 import torch
 
-from stylegan_tutorial.oracle import PRETRAINED_DIR, train_oracle
+from stylegan_tutorial.oracle import train_oracle
+from stylegan_tutorial.shipped import PRETRAINED_DIR
 
 
 def main(argv=None) -> int:

@@ -7,22 +7,26 @@ position, the NumPy and Python RNG states, the loss history). safetensors stores
 and a JSON header, nothing else, so reading a checkpoint can never execute code. A pickle
 (what ``torch.save`` writes) is refused: a crafted pickle runs code when it is loaded.
 
-Writing is atomic: the bytes go to a temporary file in the same folder, are flushed and
-``fsync``-ed, and only then renamed over the final name (``os.replace`` is atomic on POSIX and
-Windows), and the folder is fsync-ed so the rename itself is durable. A process killed at any
-moment leaves either the old set of checkpoints or the old set plus a complete new one; a
-stray temporary file is ignored by :func:`latest_checkpoint` and cleaned up later.
+Writing is atomic (:func:`stylegan_tutorial.files.atomic_write_bytes`): a process killed at
+any moment leaves either the old set of checkpoints or the old set plus a complete new one; a
+stray temporary file is ignored by :func:`latest_checkpoint` and cleaned up later. Finding the
+latest complete checkpoint reads only each candidate's header (:func:`read_meta`), never its
+tensors, so it stays fast for the 1024² networks' half-gigabyte files.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+
+from stylegan_tutorial.files import atomic_write_bytes
 
 FORMAT = "stylegan-tutorial-checkpoint/1"
 _NAME = re.compile(r"^checkpoint-(\d{9,})\.safetensors$")
@@ -30,44 +34,21 @@ _META_KEY = "stylegan_tutorial"
 
 
 def checkpoint_name(nimg: int) -> str:
-    """``checkpoint-000012345.safetensors``: names sort in the order of images shown."""
+    """``checkpoint-000012345.safetensors`` for ``nimg`` images shown (chapter 10).
+
+    The count is zero-padded to nine digits, so names sort in the order of images shown.
+    """
     return f"checkpoint-{nimg:09d}.safetensors"
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (skipped where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
 def save_checkpoint(path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
-    """Write ``tensors`` and the JSON-able ``meta`` to ``path`` atomically; return the path."""
-    from safetensors.torch import save
+    """Write ``tensors`` and the JSON-able ``meta`` to ``path`` atomically; return the path (chapter 10).
 
+    Args:
+        path:    the ``.safetensors`` file to write (replaced whole, or left as it was).
+        tensors: every tensor to save, by name; each is copied to the CPU, contiguous.
+        meta:    the JSON-able document stored in the file's header (with this format's tag).
+    """
     path = Path(path)
     flat = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     blob = save(flat, metadata={_META_KEY: json.dumps({"format": FORMAT, **meta})})
@@ -76,14 +57,11 @@ def save_checkpoint(path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
 
 
 def load_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read a checkpoint written by :func:`save_checkpoint`: ``(tensors, meta)`` on the CPU.
+    """Read a checkpoint written by :func:`save_checkpoint`: ``(tensors, meta)`` on the CPU (chapter 10).
 
     Anything that is not a safetensors file of this format (a pickle from ``torch.save``
     above all) raises ValueError without being unpickled or executed.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such checkpoint: {path}")
@@ -133,29 +111,63 @@ def _read_metadata(data: bytes) -> dict:
     return json.loads(data[8:8 + size]).get("__metadata__") or {}
 
 
-def sha256_of(path) -> str:
-    """Hex sha256 of a file's bytes (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+MAX_HEADER = 100 << 20  # safetensors' own limit on the JSON header (100 MB)
 
 
-def verify_sha256(path, expected: str, remedy: str = "reinstall the package") -> None:
-    """Raise ValueError naming the file, the expected and the actual hash if they differ.
+def read_meta(path) -> dict:
+    """The JSON document of a checkpoint, reading its header only (chapter 10).
 
-    Shipped weights carry their hash in a manifest beside them; a mismatch means the file was
-    damaged or replaced, and nothing is loaded from it.
+    Checks what can be checked without the tensors: the safetensors layout, this package's
+    format, and that the file is as long as its header says (a file cut short by a full disk
+    or a killed copy is refused). Raises ValueError naming the file and the reason;
+    FileNotFoundError if there is no file.
     """
-    actual = sha256_of(path)
-    if actual != expected:
-        raise ValueError(f"sha256 mismatch for {path}: expected {expected}, got {actual}. The "
-                         f"file is damaged or was replaced; {remedy}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such checkpoint: {path}")
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(9)
+            if not _looks_like_safetensors_start(start):
+                raise ValueError("not a safetensors file")
+            size = int.from_bytes(start[:8], "little")
+            if size > MAX_HEADER:
+                raise ValueError(f"header of {size} bytes is larger than safetensors allows")
+            fh.seek(8)
+            header = json.loads(fh.read(size))
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not a readable safetensors checkpoint ({err})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path} is not a readable safetensors checkpoint (header is not a dict)")
+    ends = [entry["data_offsets"][1] for key, entry in header.items()
+            if key != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry]
+    expected = 8 + size + max(ends, default=0)
+    if path.stat().st_size < expected:
+        raise ValueError(f"{path} is truncated: {path.stat().st_size} bytes where its header "
+                         f"describes {expected}")
+    meta_text = (header.get("__metadata__") or {}).get(_META_KEY)
+    if meta_text is None:
+        raise ValueError(f"{path} is a safetensors file without stylegan-tutorial metadata")
+    try:
+        meta = json.loads(meta_text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} has unreadable stylegan-tutorial metadata ({err})") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} has format {meta.get('format')!r}; this version reads {FORMAT!r}")
+    return meta
+
+
+def _looks_like_safetensors_start(start: bytes) -> bool:
+    """The first 9 bytes of a safetensors file: a header size, then the header's opening brace."""
+    return len(start) == 9 and int.from_bytes(start[:8], "little") >= 2 and start[8:9] == b"{"
 
 
 def list_checkpoints(folder) -> list[Path]:
-    """Every complete checkpoint in ``folder``, oldest first (temporary files are ignored)."""
+    """Every complete checkpoint in ``folder``, oldest first (chapter 10).
+
+    Only names written by :func:`checkpoint_name` count: temporary files are ignored, and a
+    folder that does not exist has none.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return []
@@ -164,25 +176,28 @@ def list_checkpoints(folder) -> list[Path]:
 
 
 def latest_checkpoint(folder) -> Path | None:
-    """The newest checkpoint in ``folder`` that reads back completely (None if there is none).
+    """The newest checkpoint in ``folder`` that reads back completely, None if none (chapter 10).
 
-    A file that fails to read (truncated by a full disk, say) is skipped with a warning, so
-    ``--resume auto`` falls back to the one before it.
+    A file whose header fails to read, or that is shorter than its header says (truncated by a
+    full disk, say), is skipped with a warning, so ``--resume auto`` falls back to the one
+    before it. Only headers are read (:func:`read_meta`).
     """
-    import warnings
-
     for path in reversed(list_checkpoints(folder)):
         try:
-            load_checkpoint(path)
+            read_meta(path)
         except ValueError as err:
-            warnings.warn(f"skipping unreadable checkpoint {path}: {err}")
+            warnings.warn(f"skipping unreadable checkpoint {path}: {err}", stacklevel=2)
             continue
         return path
     return None
 
 
 def prune_checkpoints(folder, keep_last: int) -> list[Path]:
-    """Delete all but the newest ``keep_last`` checkpoints and stale temporary files; return the deleted."""
+    """Delete all but the newest ``keep_last`` checkpoints, and stale temporary files (chapter 10).
+
+    A temporary file is stale when the process named in it is no longer running. Returns the
+    deleted paths; ``keep_last`` must be an integer >= 1.
+    """
     if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
         raise ValueError(f"keep_last must be an integer >= 1, got {keep_last!r}")
     folder = Path(folder)
@@ -208,7 +223,14 @@ def _owned_by_live_process(tmp: Path) -> bool:
 
 
 def check_compatible(saved: dict, current: dict, what: str, ignore=(), force: bool = False) -> list[str]:
-    """Compare two JSON-able dicts (configs or dataset identities), ignoring keys in ``ignore``.
+    """Compare two JSON-able dicts: configs or dataset identities (chapter 10).
+
+    Args:
+        saved:   the checkpoint's dict.
+        current: this run's dict.
+        what:    what the dicts are, for the error message (``"configuration"``, ``"dataset"``).
+        ignore:  keys to leave out of the comparison, at any depth (empty: compare everything).
+        force:   return the differences instead of raising.
 
     Returns the differences as readable lines. With ``force=False`` any difference raises a
     ValueError listing them; with ``force=True`` they are only returned (for a warning).

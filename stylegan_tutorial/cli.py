@@ -1,8 +1,8 @@
 """The ``stylegan-tutorial`` command line: a thin layer over the package's Python API.
 
-Each subcommand lives next to the idea it exposes. This file maps a name to the module that
-adds it, so ``stylegan-tutorial --help`` stays fast: a subcommand's module (and torch) is
-imported only when that subcommand runs or its own ``--help`` is asked for.
+Each subcommand is one module of :mod:`stylegan_tutorial.commands`. This file maps a name to
+that module, so ``stylegan-tutorial --help`` stays fast: a subcommand's module (and torch) is
+imported, by name, only when that subcommand runs or its own ``--help`` is asked for.
 """
 
 from __future__ import annotations
@@ -16,21 +16,33 @@ from stylegan_tutorial import __version__
 # name -> (module, one-line help). The module defines ``add_arguments(parser)`` and ``run(args)``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "student": (
-        "stylegan_tutorial.student",
+        "stylegan_tutorial.commands.student",
         "write the student version of a chapter (solutions replaced by stubs)",
     ),
     "prepare-data": (
-        "stylegan_tutorial.data.prepare",
+        "stylegan_tutorial.commands.prepare_data",
         "convert a folder or zip of images into one memory-mapped .npy for training",
     ),
     "configs": (
-        "stylegan_tutorial.configs",
+        "stylegan_tutorial.commands.configs",
         "list the named network configurations with their sizes and parameter counts",
     ),
-    "train": ("stylegan_tutorial.training", "train StyleGAN with progressive growing; resumable checkpoints"),
-    "generate": ("stylegan_tutorial.generate", "images from a trained generator: a grid or files from seeds"),
-    "mix": ("stylegan_tutorial.generate", "the style-mixing figure: styles of some layers from other seeds"),
-    "evaluate": ("stylegan_tutorial.evaluate", "offline metrics of a trained generator: a table and JSON"),
+    "train": (
+        "stylegan_tutorial.commands.train",
+        "train StyleGAN with progressive growing; resumable checkpoints",
+    ),
+    "generate": (
+        "stylegan_tutorial.commands.generate",
+        "images from a trained generator: a grid or files from seeds",
+    ),
+    "mix": (
+        "stylegan_tutorial.commands.mix",
+        "the style-mixing figure: styles of some layers from other seeds",
+    ),
+    "evaluate": (
+        "stylegan_tutorial.commands.evaluate",
+        "offline metrics of a trained generator: a table and JSON",
+    ),
 }
 
 

@@ -1,6 +1,10 @@
-"""Network configurations: the paper's networks, smaller ones that train here, and the ablation.
+"""Configurations: the networks, the training run, named sizes and the ablation (chapters 10, 12).
 
-One dataclass, :class:`NetworkConfig`, describes a generator and a discriminator completely.
+Two dataclasses hold every number of the course's StyleGAN. :class:`NetworkConfig` describes a
+generator and a discriminator completely; :class:`TrainingConfig` describes one training run:
+the network, the data, the schedule of progressive growing (images per level, batch size and
+learning rate per resolution), the losses, the optimizer, and how the run reports and saves.
+Each is validated once, when it is made.
 The same code builds the CPU-sized ``cpu-tiny`` and the paper's 1024² network; only the numbers
 change. The switches behind the paper's Table 1 (rows A to F), Table 2 (mixing rate) and
 Table 4 (mapping depth) are fields too, so an ablation is just another configuration:
@@ -18,15 +22,20 @@ F     + mixing regularisation (90 %): the paper's StyleGAN
 ====  ======================================================================================
 
 Use :func:`get_config` (``get_config("paper-1024")``, ``get_config("cpu-tiny", resolution=16)``)
-or :func:`apply_ablation` to turn any configuration into a row of Table 1.
+or :func:`apply_ablation` to turn any configuration into a row of Table 1, and
+:func:`training_config` (``training_config("colab-64", total_kimg=100)``) for a whole run with
+that configuration's own schedule.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
-from collections.abc import Sequence
+import numbers
 from dataclasses import dataclass, field
+
+from stylegan_tutorial.lod import check_resolution, resolutions_up_to
 
 # The paper's one-GPU minibatch per resolution (4 at 1024²).
 PAPER_BATCH_SIZES = {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4, 1024: 4}
@@ -34,26 +43,46 @@ PAPER_BATCH_SIZES = {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 5
 PAPER_LEARNING_RATES = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
 
 
-def check_resolution(resolution: int, name: str = "resolution", maximum: int | None = None) -> int:
-    """Return ``resolution`` if it is a power of two >= 4 (and <= ``maximum``), else ValueError."""
-    ok = (isinstance(resolution, int) and not isinstance(resolution, bool) and resolution >= 4
-          and resolution & (resolution - 1) == 0)
-    if not ok:
-        raise ValueError(f"{name} must be a power of two >= 4, got {resolution!r}")
-    if maximum is not None and resolution > maximum:
-        raise ValueError(
-            f"{name} must be a power of two between 4 and the network's resolution {maximum}, "
-            f"got {resolution!r}"
-        )
-    return resolution
-
 
 @dataclass
 class NetworkConfig:
-    """Everything that defines a StyleGAN v1 generator and discriminator (defaults: the paper).
+    """Everything that defines a StyleGAN v1 generator and discriminator; defaults: the paper (chapter 10).
 
     Channels follow the release: stage ``s`` (resolution ``2**(s+1)``) has
     ``nf(s) = min(int(fmap_base / 2**(s * fmap_decay)), fmap_max)`` feature maps.
+
+    Args:
+        name:               the configuration's name (``"paper-1024"``, ``"cpu-tiny/ablation-C"``).
+        resolution:         the top resolution, a power of two >= 4: images are
+                            ``[N, img_channels, resolution, resolution]``.
+        img_channels:       channels of an image (3: RGB, 1: grey).
+        z_dim:              width of the input latent ``z [N, z_dim]``.
+        w_dim:              width of the intermediate latent ``w [N, w_dim]``; must equal
+                            ``z_dim`` when ``mapping_layers`` is 0.
+        mapping_layers:     dense layers of the mapping network (0: ``w`` is the normalised ``z``).
+        mapping_width:      width of the mapping network's hidden layers.
+        mapping_lrmul:      the mapping network's learning-rate multiplier, > 0 (0.01).
+        normalize_z:        pixel-normalise ``z`` before the mapping (False: use it as drawn).
+        fmap_base:          feature maps of stage 0 before the cap, in ``nf(s)`` above.
+        fmap_decay:         how fast ``nf(s)`` halves with the stage (1: once per stage).
+        fmap_max:           the cap on feature maps at every stage.
+        use_styles:         a style step from ``ws`` in every synthesis layer (False: rows A, B).
+        const_input:        start from the learned 4×4 constant (False: ProGAN's dense layer on
+                            ``w``, rows A to C).
+        use_noise:          per-layer noise inputs (False: rows A to D).
+        use_pixel_norm:     pixel norm in every synthesis layer's epilogue (ProGAN, rows A, B).
+        use_instance_norm:  instance norm in every synthesis layer's epilogue (rows C to F).
+        blur_filter:        taps of the blur after each upsampling and before each downsampling
+                            (None: no blur, row A).
+        style_mixing_prob:  the chance of mixing regularisation per training minibatch (0: none).
+        fused_resolution:   resampling convolutions at this resolution and above are fused
+                            (None: never).
+        mbstd_group_size:   group size of D's minibatch stddev (0 or 1: no minibatch stddev).
+        mbstd_num_features: channel groups of the minibatch stddev, each with its own map.
+        w_avg_beta:         decay per training step of the running mean ``w_avg`` (chapter 9).
+        truncation_psi:     the truncation of the paper's figures, kept for reference: the
+                            package applies none unless asked (``--psi`` defaults to 1).
+        truncation_cutoff:  layers the ``generate`` command truncates unless ``--cutoff`` says.
     """
 
     name: str = "paper-1024"
@@ -86,18 +115,12 @@ class NetworkConfig:
     w_avg_beta: float = 0.995
     truncation_psi: float = 0.7
     truncation_cutoff: int = 8
-    # training facts the networks are sized for (used by the benchmark and the trainer)
-    batch_sizes: dict[int, int] = field(default_factory=lambda: dict(PAPER_BATCH_SIZES))
-    learning_rates: dict[int, float] = field(default_factory=lambda: dict(PAPER_LEARNING_RATES))
-    base_learning_rate: float = 0.001
-    phase_kimg: int = 600
-    total_kimg: int = 25000
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raise a ValueError naming the first field whose value makes no network."""
+        """Raise a ValueError naming the first field whose value makes no network (chapter 10)."""
         check_resolution(self.resolution)
         for name in ("img_channels", "z_dim", "w_dim", "mapping_width", "fmap_base", "fmap_max"):
             value = getattr(self, name)
@@ -112,7 +135,7 @@ class NetworkConfig:
             )
         if not 0.0 <= self.style_mixing_prob <= 1.0:
             raise ValueError(f"style_mixing_prob must be in [0, 1], got {self.style_mixing_prob!r}")
-        if not 0.0 < self.mapping_lrmul:
+        if not self.mapping_lrmul > 0.0:
             raise ValueError(f"mapping_lrmul must be positive, got {self.mapping_lrmul!r}")
         if self.fused_resolution is not None:
             check_resolution(self.fused_resolution, "fused_resolution")
@@ -137,42 +160,37 @@ class NetworkConfig:
 
     @property
     def log2_resolution(self) -> int:
-        """``log2(resolution)``: 10 for 1024²."""
+        """``log2(resolution)``: 10 for 1024² (chapter 4)."""
         return int(math.log2(self.resolution))
 
     @property
     def num_layers(self) -> int:
-        """Synthesis layers (and entries of ``ws``): two per resolution, ``2 log2(res) - 2``."""
+        """Synthesis layers and entries of ``ws``: two per resolution, ``2 log2(res) - 2`` (chapter 6)."""
         return 2 * self.log2_resolution - 2
 
     @property
     def resolutions(self) -> list[int]:
-        """Every level of detail, ``[4, 8, ..., resolution]``."""
-        return [2**r for r in range(2, self.log2_resolution + 1)]
+        """Every level of detail, ``[4, 8, ..., resolution]`` (chapter 4)."""
+        return resolutions_up_to(self.resolution)
 
     def nf(self, stage: int) -> int:
-        """Feature maps at ``stage``: ``min(int(fmap_base / 2**(stage * fmap_decay)), fmap_max)``."""
+        """Feature maps at ``stage`` (chapter 4).
+
+        ``min(int(fmap_base / 2**(stage * fmap_decay)), fmap_max)``; stage ``s`` is the
+        resolution ``2**(s+1)``.
+        """
         return min(int(self.fmap_base / (2.0 ** (stage * self.fmap_decay))), self.fmap_max)
 
     def channels_at(self, resolution: int) -> int:
-        """Feature maps of the synthesis layers (and discriminator block) at ``resolution``."""
+        """Feature maps of the synthesis layers and discriminator block at ``resolution`` (chapter 4)."""
         return self.nf(int(math.log2(resolution)) - 1)
 
-    def batch_size_at(self, resolution: int) -> int:
-        """Minibatch size while training at ``resolution`` (the largest listed one below it)."""
-        known = [r for r in sorted(self.batch_sizes) if r <= resolution]
-        return self.batch_sizes[known[-1]] if known else self.batch_sizes[min(self.batch_sizes)]
-
-    def learning_rate_at(self, resolution: int) -> float:
-        """Adam's learning rate at ``resolution`` (``base_learning_rate`` unless listed)."""
-        return self.learning_rates.get(resolution, self.base_learning_rate)
-
     def fused_at(self, resolution: int) -> bool:
-        """Whether resampling convolutions producing/consuming ``resolution``² are fused."""
+        """Whether resampling convolutions producing/consuming ``resolution``² are fused (chapter 4)."""
         return self.fused_resolution is not None and resolution >= self.fused_resolution
 
-    def replace(self, **overrides) -> "NetworkConfig":
-        """A copy with some fields changed (validated); unknown field names raise ValueError."""
+    def replace(self, **overrides) -> NetworkConfig:
+        """A copy with some fields changed, validated (chapter 10); unknown field names raise ValueError."""
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:
@@ -199,7 +217,7 @@ ABLATION_ROWS = tuple(_ABLATION_STEPS)
 
 
 def apply_ablation(config: NetworkConfig, row: str) -> NetworkConfig:
-    """``config`` turned into row ``row`` ("A" ... "F") of the paper's Table 1.
+    """``config`` turned into row ``row`` ("A" ... "F") of the paper's Table 1 (chapter 12).
 
     Row A has no mapping network, so ``w`` is the pixel-normalised ``z`` and ``w_dim`` is set to
     ``z_dim``; rows C to F restore the config's mapping width.
@@ -215,13 +233,20 @@ def apply_ablation(config: NetworkConfig, row: str) -> NetworkConfig:
 
 
 def mixing_study(config: NetworkConfig, probs=(0.0, 0.5, 0.9, 1.0)) -> dict[float, NetworkConfig]:
-    """Table 2: ``config`` with each style-mixing probability in ``probs``."""
+    """Table 2: ``config`` with each style-mixing probability in ``probs`` (chapter 12).
+
+    Returns ``{prob: config}``, each named ``NAME/mixing-PERCENT``.
+    """
     return {p: config.replace(name=f"{config.name}/mixing-{round(100 * p)}", style_mixing_prob=p)
             for p in probs}
 
 
 def mapping_depth_study(config: NetworkConfig, depths=(0, 1, 2, 8)) -> dict[int, NetworkConfig]:
-    """Table 4: ``config`` with each mapping-network depth in ``depths`` (0 = w is normalised z)."""
+    """Table 4: ``config`` with each mapping-network depth in ``depths`` (chapter 12).
+
+    Returns ``{depth: config}``, each named ``NAME/mapping-DEPTH``; depth 0 means ``w`` is the
+    normalised ``z``, so its ``w_dim`` is set to ``z_dim``.
+    """
     out = {}
     for d in depths:
         extra = {"w_dim": config.z_dim} if d == 0 else {}
@@ -274,8 +299,6 @@ def _colab_64() -> NetworkConfig:
     return NetworkConfig(
         name="colab-64", resolution=64, z_dim=256, w_dim=256, mapping_width=256,
         fmap_base=2048, fmap_max=128,
-        batch_sizes={4: 64, 8: 64, 16: 64, 32: 32, 64: 32},
-        learning_rates={}, phase_kimg=120, total_kimg=600,
     )
 
 
@@ -291,8 +314,6 @@ def _cpu_tiny() -> NetworkConfig:
     return NetworkConfig(
         name="cpu-tiny", resolution=32, z_dim=64, w_dim=64, mapping_width=64,
         fmap_base=256, fmap_max=64,
-        batch_sizes={4: 32, 8: 32, 16: 16, 32: 16},
-        learning_rates={}, base_learning_rate=0.002, phase_kimg=20, total_kimg=80,
     )
 
 
@@ -311,10 +332,12 @@ CONFIG_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
 
 def get_config(name: str, **overrides) -> NetworkConfig:
-    """The named configuration, with ``overrides`` applied (e.g. ``resolution=16``).
+    """The named network configuration, with ``overrides`` applied (chapter 10).
 
-    Names: ``paper-1024``, ``paper-256``, ``colab-64``, ``cpu-tiny`` and ``ablation-A`` ...
-    ``ablation-F`` (Table 1's rows on the ``cpu-tiny`` widths).
+    Args:
+        name:      ``paper-1024``, ``paper-256``, ``colab-64``, ``cpu-tiny`` or ``ablation-A``
+                   ... ``ablation-F`` (Table 1's rows on the ``cpu-tiny`` widths).
+        overrides: :class:`NetworkConfig` fields to change, e.g. ``resolution=16``.
     """
     if name not in _BUILDERS:
         raise ValueError(f"unknown config name {name!r}; known: {', '.join(CONFIG_NAMES)}")
@@ -323,59 +346,231 @@ def get_config(name: str, **overrides) -> NetworkConfig:
 
 
 # --------------------------------------------------------------------------------------------
-# Sizes, and the ``stylegan-tutorial configs`` command
+# The training run
 # --------------------------------------------------------------------------------------------
 
+LOSSES = ("logistic", "wgan-gp")
 
-def parameter_counts(config: NetworkConfig) -> dict[str, int]:
-    """Trainable parameters of the generator (``G``, ``mapping``, ``synthesis``, ``to_rgb``) and ``D``.
+# Each named configuration's schedule (the TrainingConfig fields it sets); the paper's otherwise.
+# colab-64: 120 kimg per level, 600 in all, batch 64 up to 16² then 32 (about an hour on a T4).
+# cpu-tiny: 20 kimg per level, 80 in all, batch 32 then 16, lr 0.002 (about 20 min on a CPU core).
+_CPU_TINY_SCHEDULE = dict(batch_sizes={4: 32, 8: 32, 16: 16, 32: 16}, learning_rates={},
+                          base_learning_rate=0.002, phase_kimg=20, total_kimg=80)
+_SCHEDULES: dict[str, dict] = {
+    "paper-1024": {},
+    "paper-256": {},
+    "colab-64": dict(batch_sizes={4: 64, 8: 64, 16: 64, 32: 32, 64: 32}, learning_rates={},
+                     phase_kimg=120, total_kimg=600),
+    "cpu-tiny": _CPU_TINY_SCHEDULE,
+    **{f"ablation-{row}": _CPU_TINY_SCHEDULE for row in ABLATION_ROWS},
+}
+# Fields that may change when a run is resumed: where it stops, how it reports, how fast it runs.
+RESUMABLE_CHANGES = ("total_kimg", "tick_kimg", "snapshot_kimg", "keep_last", "max_bad_steps",
+                     "tensorboard", "data", "channels_last", "cudnn_benchmark", "compile", "amp",
+                     "amp_resolutions", "tf32", "fused_adam", "data_on_device")
 
-    The networks are built on PyTorch's ``meta`` device: shapes only, no memory, so even the
-    1024² networks are counted instantly.
+
+def _help(text: str, **extra) -> dict:
+    """Field metadata: the help text of the field's command-line flag (``commands/train.py``)."""
+    return {"help": text, **extra}
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_phase_kimg(phase_kimg) -> float:
+    """``phase_kimg`` must be a positive, finite number of thousands of images (chapter 4)."""
+    if not _is_number(phase_kimg) or phase_kimg <= 0:
+        raise ValueError(f"phase_kimg must be a positive number of thousands of images, "
+                         f"got {phase_kimg!r}")
+    return float(phase_kimg)
+
+
+@dataclass
+class TrainingConfig:
+    """Everything that defines a training run; saved (as JSON) inside every checkpoint (chapter 10).
+
+    Defaults are the paper's configuration F with its FFHQ schedule: logistic loss with R1
+    (gamma 10, every step), mixing 0.9 (from the network), G_ema half-life 10 kimg,
+    Adam(0, 0.99, 1e-8), mirror augmentation, 600 kimg per level of detail. The named
+    configurations change the schedule to their size (:func:`training_config`).
+
+    Args:
+        network: the generator's and discriminator's :class:`NetworkConfig` (default: the
+                 paper's ``paper-1024``).
+
+    Every other field is documented where it is declared, one per line, by its ``help``
+    metadata; that text is also the help of its ``stylegan-tutorial train`` flag
+    (``--phase-kimg`` for ``phase_kimg``).
     """
-    import torch  # here, so that importing the configs stays free of torch
 
-    from stylegan_tutorial.discriminator import Discriminator
-    from stylegan_tutorial.generator import Generator
+    network: NetworkConfig = field(default_factory=lambda: get_config("paper-1024"))
+    data: str = field(default="faces", metadata=_help(
+        "'faces' (generated faces), 'faces:n=5000', 'digits' or a .npy written by prepare-data"))
+    # ---- the schedule of progressive growing (chapter 4) -----------------------------------
+    total_kimg: float = field(default=25000.0, metadata=_help(
+        "train until this many thousand images have been shown", flag="--kimg"))
+    phase_kimg: float = field(default=600.0, metadata=_help(
+        "thousands of images per level of detail: the first half trains it, the second fades "
+        "the next one in"))
+    batch_sizes: dict[int, int] = field(default_factory=lambda: dict(PAPER_BATCH_SIZES), metadata=_help(
+        "minibatch per resolution, e.g. '4:64,16:32' (a resolution not listed takes the "
+        "largest listed one below it)"))
+    learning_rates: dict[int, float] = field(default_factory=lambda: dict(PAPER_LEARNING_RATES),
+                                             metadata=_help("Adam's learning rate per resolution, "
+                                                            "e.g. '128:0.0015' "
+                                                            "(others: --base-learning-rate)"))
+    base_learning_rate: float = field(default=0.001, metadata=_help(
+        "Adam's learning rate at resolutions not in --learning-rates"))
+    # ---- losses and optimizer (chapters 3 and 10) -----------------------------------------
+    seed: int = field(default=0, metadata=_help("random seed of weights, latents and data order"))
+    loss: str = field(default="logistic", metadata=_help(
+        "logistic + R1 (the paper's configuration F) or wgan-gp", choices=LOSSES))
+    r1_gamma: float = field(default=10.0, metadata=_help("R1 weight gamma", metavar="GAMMA"))
+    r1_interval: int = field(default=1, metadata=_help(
+        "apply R1 every K steps, K times as strong (1: every step)"))
+    wgan_gp_weight: float = field(default=10.0, metadata=_help("gradient-penalty weight of wgan-gp"))
+    wgan_drift: float = field(default=0.001, metadata=_help("drift penalty of wgan-gp"))
+    ema_kimg: float = field(default=10.0, metadata=_help(
+        "G_ema half-life in kimg (lower it for runs of a few kimg, whose G_ema would still "
+        "look like its initialisation)"))
+    adam_betas: tuple[float, float] = field(default=(0.0, 0.99), metadata=_help("Adam's beta1 beta2"))
+    adam_eps: float = field(default=1e-8, metadata=_help("Adam's epsilon"))
+    mirror: bool = field(default=True, metadata=_help("left-right mirror augmentation"))
+    max_bad_steps: int = field(default=20, metadata=_help(
+        "stop after this many steps in a row with non-finite gradients"))
+    # ---- reporting and saving --------------------------------------------------------------
+    tick_kimg: float = field(default=1.0, metadata=_help("kimg between sample grids and log lines"))
+    snapshot_kimg: float = field(default=10.0, metadata=_help("kimg between checkpoints"))
+    keep_last: int = field(default=3, metadata=_help("checkpoints to keep"))
+    grid_size: int = field(default=16, metadata=_help("images in each sample grid"))
+    tensorboard: bool = field(default=False, metadata=_help(
+        "also log to OUT/tensorboard (if tensorboard is installed)"))
+    # ---- speed switches (stylegan_tutorial.speed; benchmarks/training.md measures each) -----
+    amp: bool = field(default=False, metadata=_help(
+        "mixed precision on the top --amp-resolutions levels (fp16 on CUDA, bf16 on the CPU)"))
+    amp_resolutions: int = field(default=4, metadata=_help("levels of detail that --amp covers"))
+    channels_last: bool = field(default=False, metadata=_help("channels-last memory layout"))
+    cudnn_benchmark: bool = field(default=True, metadata=_help("CUDA only: cudnn.benchmark"))
+    compile: bool = field(default=False, metadata=_help(
+        "CUDA only: torch.compile G's synthesis network (used while no fade runs)"))
+    tf32: bool = field(default=False, metadata=_help(
+        "CUDA only: TensorFloat-32 matrix products and convolutions (off: PyTorch's defaults)"))
+    fused_adam: bool = field(default=False, metadata=_help("CUDA only: Adam's fused kernel"))
+    data_on_device: bool = field(default=False, metadata=_help(
+        "hold the training images on the device as uint8 and draw batches there"))
 
-    def count(module) -> int:
-        return sum(p.numel() for p in module.parameters() if p.requires_grad)
+    def __post_init__(self) -> None:
+        self.adam_betas = tuple(self.adam_betas)
+        self.batch_sizes = {int(k): v for k, v in self.batch_sizes.items()}
+        self.learning_rates = {int(k): v for k, v in self.learning_rates.items()}
+        self.validate()
 
-    with torch.device("meta"):
-        G, D = Generator(config), Discriminator(config)
-    to_rgb = count(G.synthesis.to_rgb)
-    return {"G": count(G), "mapping": count(G.mapping), "synthesis": count(G.synthesis) - to_rgb,
-            "to_rgb": to_rgb, "D": count(D)}
+    def validate(self) -> None:
+        """Raise a ValueError naming the first field with a value that cannot train (chapter 10)."""
+        if not isinstance(self.network, NetworkConfig):
+            raise ValueError(f"network must be a NetworkConfig, got {type(self.network).__name__}")
+        if not _is_number(self.total_kimg) or self.total_kimg < 0:
+            raise ValueError(f"total_kimg must be a number >= 0 (thousands of images), "
+                             f"got {self.total_kimg!r}")
+        check_phase_kimg(self.phase_kimg)
+        if not self.batch_sizes:
+            raise ValueError("batch_sizes must list at least one resolution")
+        for res, batch in self.batch_sizes.items():
+            check_resolution(res, "a resolution of batch_sizes")
+            if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+                raise ValueError(f"batch_sizes[{res}] must be an integer >= 1, got {batch!r}")
+        for res, lr in self.learning_rates.items():
+            check_resolution(res, "a resolution of learning_rates")
+            if not _is_number(lr) or lr <= 0:
+                raise ValueError(f"learning_rates[{res}] must be a positive number, got {lr!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        for name in ("r1_gamma", "wgan_gp_weight", "wgan_drift"):
+            if not _is_number(getattr(self, name)) or getattr(self, name) < 0:
+                raise ValueError(f"{name} must be a number >= 0, got {getattr(self, name)!r}")
+        for name in ("tick_kimg", "snapshot_kimg", "ema_kimg", "base_learning_rate", "adam_eps"):
+            if not _is_number(getattr(self, name)) or getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
+        for name in ("r1_interval", "max_bad_steps", "keep_last", "grid_size", "amp_resolutions"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if len(self.adam_betas) != 2 or not all(_is_number(b) and 0 <= b < 1 for b in self.adam_betas):
+            raise ValueError(f"adam_betas must be two numbers in [0, 1), got {self.adam_betas!r}")
+
+    # ---- the schedule's numbers per resolution ---------------------------------------------
+
+    def batch_size_at(self, resolution: int) -> int:
+        """Minibatch size while training at ``resolution`` (chapters 4 and 10).
+
+        A resolution not in ``batch_sizes`` takes the largest listed one below it (the smallest
+        listed one if none is below).
+        """
+        known = [r for r in sorted(self.batch_sizes) if r <= resolution]
+        return self.batch_sizes[known[-1]] if known else self.batch_sizes[min(self.batch_sizes)]
+
+    def learning_rate_at(self, resolution: int) -> float:
+        """Adam's learning rate at ``resolution``: ``base_learning_rate`` unless listed (chapter 10)."""
+        return self.learning_rates.get(resolution, self.base_learning_rate)
+
+    # ---- JSON, as stored in checkpoints ----------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """A JSON-able dict, as stored in checkpoints (chapter 10).
+
+        Integer dict keys become strings, tuples lists.
+        """
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainingConfig:
+        """Inverse of :meth:`to_dict` (chapter 10).
+
+        Also reads older checkpoints, whose network held the schedule; keys that are no field
+        are ignored.
+        """
+        d = dict(d)
+        net = dict(d.pop("network"))
+        for key in SCHEDULE_FIELDS:  # older checkpoints kept the schedule inside the network configuration
+            if key in net:
+                value = net.pop(key)
+                d.setdefault(key, value)
+        if net.get("blur_filter") is not None:
+            net["blur_filter"] = tuple(net["blur_filter"])
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(network=NetworkConfig(**net), **{k: v for k, v in d.items() if k in known})
+
+    def replace(self, **changes) -> TrainingConfig:
+        """A copy with some fields changed, validated (chapter 10); unknown field names raise ValueError."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(f"unknown TrainingConfig field(s) {unknown}; known: "
+                             f"{sorted(f.name for f in dataclasses.fields(self))}")
+        return dataclasses.replace(self, **changes)
 
 
-def describe(names: Sequence[str] = CONFIG_NAMES) -> str:
-    """A table of the named configurations: resolution, layers, channels per resolution, sizes."""
-    rows = [("name", "res", "layers", "channels 4² → top", "G params", "D params")]
-    for name in names:
-        cfg = get_config(name)
-        sizes = parameter_counts(cfg)
-        channels = " ".join(str(cfg.channels_at(r)) for r in cfg.resolutions)
-        rows.append((name, f"{cfg.resolution}²", str(cfg.num_layers), channels,
-                     f"{sizes['G']:,}", f"{sizes['D']:,}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    align = ["<", ">", ">", "<", ">", ">"]
-    return "\n".join("  ".join(f"{c:{a}{w}}" for c, a, w in zip(r, align, widths)) for r in rows)
+SCHEDULE_FIELDS = ("batch_sizes", "learning_rates", "base_learning_rate", "phase_kimg", "total_kimg")
 
 
-def add_arguments(parser) -> None:
-    """Options of ``stylegan-tutorial configs``."""
-    parser.add_argument("--show", metavar="NAME",
-                        help="print every field of one configuration instead of the table")
+def training_config(name: str = "cpu-tiny", *, network_overrides: dict | None = None,
+                    **fields) -> TrainingConfig:
+    """A :class:`TrainingConfig` for the named configuration, with its own schedule (chapter 10).
 
+    Args:
+        name:              a name of :data:`CONFIG_NAMES`: the network and its schedule.
+        network_overrides: :class:`NetworkConfig` fields to change (None: none), e.g.
+                           ``{"resolution": 16}``.
+        fields:            :class:`TrainingConfig` fields to change, e.g. ``total_kimg=2``.
 
-def run(args) -> int:
-    """List the named configurations (or show one in full); return the exit code."""
-    if args.show:
-        cfg = get_config(args.show)
-        for f in dataclasses.fields(cfg):
-            print(f"{f.name:20} {getattr(cfg, f.name)!r}")
-        sizes = parameter_counts(cfg)
-        print("parameters           " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()))
-        return 0
-    print(describe())
-    return 0
+    Example: ``training_config("cpu-tiny", total_kimg=2, phase_kimg=0.2)``.
+    """
+    known = {f.name for f in dataclasses.fields(TrainingConfig)} - {"network"}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ValueError(f"unknown TrainingConfig field(s) {unknown}; known: {sorted(known)}")
+    network = get_config(name, **(network_overrides or {}))
+    return TrainingConfig(network=network, **{**_SCHEDULES[name], **fields})

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from stylegan_tutorial.progress import tqdm
 
 from stylegan_tutorial.losses import d_logistic_loss, g_nonsaturating_loss
+from stylegan_tutorial.progress import tqdm
 from stylegan_tutorial.runtime import one_thread
 
 Tensor = torch.Tensor
@@ -36,7 +36,12 @@ def _check_positive_int(name: str, value) -> None:
 
 
 class Generator(nn.Module):
-    """z ``[N, z_dim]`` -> image ``[N, channels, 16, 16]`` in [-1, 1].
+    """z ``[N, z_dim]`` -> image ``[N, channels, 16, 16]`` in [-1, 1] (chapter 3).
+
+    Args:
+        z_dim:    width of the latent ``z``.
+        width:    feature maps at 8x8 (twice as many at 4x4).
+        channels: channels of the image (1: grey digits).
 
     A 4x4 transposed convolution turns the latent (seen as a 1x1 image) into a 4x4 map; two
     stride-2 transposed convolutions double it to 8x8 and 16x16. BatchNorm and ReLU follow every
@@ -60,13 +65,16 @@ class Generator(nn.Module):
         )
 
     def forward(self, z: Tensor) -> Tensor:
+        """``z [N, z_dim] -> images [N, channels, 16, 16]`` in [-1, 1] (chapter 3)."""
         if z.dim() != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must have shape [N, {self.z_dim}], got {tuple(z.shape)}")
         return self.net(z[:, :, None, None])  # [N, z_dim, 1, 1] -> [N, channels, 16, 16]
 
 
 class Discriminator(nn.Module):
-    """image ``[N, channels, 16, 16]`` -> logit ``[N]``.
+    """image ``[N, channels, 16, 16]`` -> logit ``[N]`` (chapter 3).
+
+    ``width`` is the feature maps at 8x8 (twice as many at 4x4), ``channels`` the image's.
 
     Two stride-2 convolutions halve 16x16 to 8x8 and 4x4 (LeakyReLU(0.2) after each, BatchNorm
     on the second, as in DCGAN); a 4x4 convolution reads the 4x4 map as one logit.
@@ -87,6 +95,7 @@ class Discriminator(nn.Module):
         )
 
     def forward(self, images: Tensor) -> Tensor:
+        """``images [N, channels, 16, 16] -> logits [N]``, positive meaning "real" (chapter 3)."""
         expected = (self.channels, RESOLUTION, RESOLUTION)
         if images.dim() != 4 or tuple(images.shape[1:]) != expected:
             raise ValueError(f"images must have shape [N, {', '.join(map(str, expected))}], "
@@ -95,7 +104,10 @@ class Discriminator(nn.Module):
 
 
 def init_weights(module: nn.Module) -> None:
-    """DCGAN's initialisation: conv weights ~ N(0, 0.02), BatchNorm scales ~ N(1, 0.02)."""
+    """DCGAN's initialisation: conv weights ~ N(0, 0.02), BatchNorm scales ~ N(1, 0.02) (chapter 3).
+
+    Biases become 0. Apply it to every submodule with ``net.apply(init_weights)``.
+    """
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
@@ -107,7 +119,15 @@ def init_weights(module: nn.Module) -> None:
 
 def d_step(G: Generator, D: Discriminator, opt_d: torch.optim.Optimizer, reals: Tensor,
            z: Tensor) -> float:
-    """One discriminator update with the logistic loss; returns the loss before the update."""
+    """One discriminator update with the logistic loss; returns the loss before the update (chapter 3).
+
+    Args:
+        G:     the generator (only evaluated, without gradients).
+        D:     the discriminator.
+        opt_d: D's optimizer.
+        reals: real images ``[B, 1, 16, 16]`` in [-1, 1].
+        z:     latents ``[B, z_dim]`` for the fakes.
+    """
     with torch.no_grad():
         fakes = G(z)  # [B, 1, 16, 16]
     loss = d_logistic_loss(D(reals), D(fakes))
@@ -118,7 +138,13 @@ def d_step(G: Generator, D: Discriminator, opt_d: torch.optim.Optimizer, reals: 
 
 
 def g_step(G: Generator, D: Discriminator, opt_g: torch.optim.Optimizer, z: Tensor) -> float:
-    """One generator update with the non-saturating loss; returns the loss before the update.
+    """One generator update with the non-saturating loss; returns the loss before the update (chapter 3).
+
+    Args:
+        G:     the generator.
+        D:     the discriminator.
+        opt_g: G's optimizer.
+        z:     latents ``[B, z_dim]``.
 
     Only G's optimiser steps; the gradients that reach D's parameters are cleared by the next
     :func:`d_step`.
@@ -132,11 +158,17 @@ def g_step(G: Generator, D: Discriminator, opt_g: torch.optim.Optimizer, z: Tens
 
 @dataclass
 class DCGANRun:
-    """What :func:`train_dcgan` returns.
+    """What :func:`train_dcgan` returns (chapter 3).
 
-    ``snapshots[i]`` is the generator's output for the same ``n_snapshot`` latents ``z_fixed``
-    after ``snapshot_steps[i]`` steps (step 0 is the untrained generator), in [-1, 1].
-    ``d_losses`` and ``g_losses`` hold one value per step.
+    Args:
+        generator:      the trained G, in eval mode.
+        discriminator:  the trained D.
+        z_fixed:        the latents every snapshot renders, ``[n_snapshot, z_dim]``.
+        snapshot_steps: the steps of the snapshots, ``[S]`` (step 0 is the untrained G).
+        snapshots:      ``snapshots[i]`` is G's output for ``z_fixed`` after
+                        ``snapshot_steps[i]`` steps, in [-1, 1]: ``[S, n_snapshot, 1, 16, 16]``.
+        d_losses:       D's loss, one value per step.
+        g_losses:       G's loss, one value per step.
     """
 
     generator: Generator
@@ -162,7 +194,21 @@ def train_dcgan(
     betas: tuple[float, float] = (0.5, 0.999),
     device: str | torch.device = "cpu",
 ) -> DCGANRun:
-    """Train the DCGAN on ``images [N, 1, 16, 16]`` in [-1, 1] and record its progress.
+    """Train the DCGAN on ``images [N, 1, 16, 16]`` in [-1, 1] and record its progress (chapter 3).
+
+    Args:
+        images:         the training images ``[N, 1, 16, 16]`` in [-1, 1], N >= ``batch_size``.
+        steps:          training steps (one D and one G update each).
+        batch_size:     images and latents per step.
+        seed:           seeds the weights, the minibatches and the latents.
+        progress:       show a progress bar.
+        snapshot_every: steps between snapshots.
+        n_snapshot:     latents each snapshot renders.
+        z_dim:          width of the latent ``z``.
+        width:          feature maps of both networks at 8x8.
+        lr:             Adam's learning rate for both networks.
+        betas:          Adam's betas.
+        device:         where to train (``"cpu"``, ``"cuda"``, a ``torch.device``).
 
     Each step draws a random minibatch of reals, updates D once (:func:`d_step`) and G once
     (:func:`g_step`). Every ``snapshot_every`` steps G (in eval mode, so BatchNorm uses its

@@ -16,21 +16,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stylegan_tutorial.configs import NetworkConfig, check_resolution
-from stylegan_tutorial.layers import (
-    Blur,
-    EqualizedConv2d,
-    EqualizedLinear,
-    MinibatchStddev,
-    downsample_avg,
-)
-from stylegan_tutorial.synthesis import check_alpha
+from stylegan_tutorial.configs import NetworkConfig
+from stylegan_tutorial.images import downsample_2x
+from stylegan_tutorial.layers import Blur, EqualizedConv2d, EqualizedLinear, MinibatchStddev
+from stylegan_tutorial.lod import check_alpha, check_resolution
 
 Tensor = torch.Tensor
 
 
 class DiscriminatorBlock(nn.Module):
-    """``[N, nf(res), res, res] -> [N, nf(res/2), res/2, res/2]``: conv, blur, downsampling conv."""
+    """``[N, nf(res), res, res] -> [N, nf(res/2), res/2, res/2]``: conv, blur, conv down (chapter 4).
+
+    ``resolution`` is the block's input size ``res``; ``config`` sets the channels, the blur
+    and whether the downsampling convolution is fused.
+    """
 
     def __init__(self, resolution: int, config: NetworkConfig):
         super().__init__()
@@ -41,12 +40,16 @@ class DiscriminatorBlock(nn.Module):
         self.act = nn.LeakyReLU(0.2)
 
     def forward(self, x: Tensor) -> Tensor:
+        """``[N, C, H, W] -> [N, C', H/2, W/2]`` (chapter 4)."""
         x = self.act(self.conv0(x))  # [N, C, H, W]
         return self.act(self.conv1(self.blur(x)))  # [N, C', H/2, W/2]
 
 
 class DiscriminatorEpilogue(nn.Module):
-    """The 4×4 head: minibatch stddev -> 3×3 conv -> dense ``nf(0)`` -> dense 1 (gain 1)."""
+    """The 4×4 head: minibatch stddev -> 3×3 conv -> dense ``nf(0)`` -> dense 1, gain 1 (chapter 4).
+
+    Without minibatch stddev when ``config.mbstd_group_size`` is 0 or 1.
+    """
 
     def __init__(self, config: NetworkConfig):
         super().__init__()
@@ -59,7 +62,7 @@ class DiscriminatorEpilogue(nn.Module):
         self.act = nn.LeakyReLU(0.2)
 
     def forward(self, x: Tensor) -> Tensor:
-        """``[N, C, 4, 4] -> logits [N]``."""
+        """``[N, C, 4, 4] -> logits [N]`` (chapter 4)."""
         if self.mbstd is not None:
             x = self.mbstd(x)  # [N, C + 1, 4, 4]
         x = self.act(self.conv(x))  # [N, C, 4, 4]
@@ -68,7 +71,10 @@ class DiscriminatorEpilogue(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """``D(img [N, img_channels, res, res], resolution, alpha) -> logits [N]``."""
+    """``D(img [N, img_channels, res, res], resolution, alpha) -> logits [N]`` (chapter 4).
+
+    ``config`` is the :class:`~stylegan_tutorial.configs.NetworkConfig` that defines it.
+    """
 
     def __init__(self, config: NetworkConfig):
         super().__init__()
@@ -84,10 +90,17 @@ class Discriminator(nn.Module):
         self.epilogue = DiscriminatorEpilogue(config)
 
     def forward(self, img: Tensor, resolution: int | None = None, alpha: float = 1.0) -> Tensor:
-        """Score images at ``resolution`` (default: the images' size), fading in by ``alpha``.
+        """Score images at ``resolution``, fading the newest block in by ``alpha`` (chapter 4).
 
-        ``alpha = 1`` is the network at ``resolution``; ``alpha = 0`` is exactly the network
-        at ``resolution / 2`` applied to the 2×2-averaged images.
+        Args:
+            img:        the images ``[N, img_channels, resolution, resolution]`` in [-1, 1].
+            resolution: the level of detail being trained, up to the network's (None: the
+                        images' size).
+            alpha:      how far ``resolution`` has faded in, in [0, 1] (1: no fade).
+
+        Returns logits ``[N]``: higher means "real". ``alpha = 1`` is the network at
+        ``resolution``; ``alpha = 0`` is exactly the network at ``resolution / 2`` applied to the
+        2×2-averaged images.
         """
         if img.ndim != 4:
             raise ValueError(f"img must have shape [N, C, H, W], got {tuple(img.shape)}")
@@ -102,7 +115,7 @@ class Discriminator(nn.Module):
         if level > 0:
             x = self.blocks[level - 1](x)  # [N, C', res/2, res/2]
             if alpha < 1.0:
-                old = self.from_rgb[level - 1](downsample_avg(img))  # [N, C', res/2, res/2]
+                old = self.from_rgb[level - 1](downsample_2x(img))  # [N, C', res/2, res/2]
                 x = torch.lerp(old, x, alpha)
             for block in reversed(self.blocks[: level - 1]):
                 x = block(x)

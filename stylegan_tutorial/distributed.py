@@ -26,7 +26,13 @@ import torch.distributed as dist
 
 @dataclass(frozen=True)
 class DistInfo:
-    """This process's place in the run: ``rank`` of ``world_size`` (1 when not distributed)."""
+    """This process's place in the run: ``rank`` of ``world_size``, 1 when not distributed (chapter 10).
+
+    Args:
+        rank:       this process's number among all, 0 to ``world_size - 1``.
+        world_size: how many processes train together (1: not distributed).
+        local_rank: its number on this machine (which GPU it uses).
+    """
 
     rank: int = 0
     world_size: int = 1
@@ -34,16 +40,20 @@ class DistInfo:
 
     @property
     def is_main(self) -> bool:
-        """Rank 0 alone writes checkpoints, samples and logs."""
+        """Whether this is rank 0, which alone writes checkpoints, samples and logs (chapter 10)."""
         return self.rank == 0
 
     @property
     def enabled(self) -> bool:
+        """Whether more than one process trains, so gradients must be averaged (chapter 10)."""
         return self.world_size > 1
 
 
 def env_info() -> DistInfo:
-    """Read ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` as torchrun sets them (defaults: one process)."""
+    """Read ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` as torchrun sets them (chapter 10).
+
+    Unset variables mean one process: rank 0 of 1.
+    """
     def read(name: str, default: int) -> int:
         value = os.environ.get(name, str(default))
         try:
@@ -59,7 +69,10 @@ def env_info() -> DistInfo:
 
 
 def setup(device: torch.device) -> DistInfo:
-    """Join the process group if torchrun started us (gloo on CPU, NCCL on CUDA); else a no-op."""
+    """Join the process group if torchrun started us; else a no-op (chapter 10).
+
+    The backend follows ``device``: NCCL on CUDA, gloo otherwise. Returns this process's place.
+    """
     info = env_info()
     if info.enabled and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
@@ -68,14 +81,18 @@ def setup(device: torch.device) -> DistInfo:
 
 
 def current() -> DistInfo:
-    """The running process group's rank and size (one process when there is none)."""
+    """The running process group's rank and size, one process when there is none (chapter 10)."""
     if dist.is_available() and dist.is_initialized():
         return DistInfo(dist.get_rank(), dist.get_world_size(), env_info().local_rank)
     return DistInfo()
 
 
 def average_gradients(params: list[torch.nn.Parameter]) -> None:
-    """Replace each ``p.grad`` by its mean over all processes (missing grads count as zeros)."""
+    """Replace each ``p.grad`` by its mean over all processes (chapter 10).
+
+    A missing gradient (a layer unused at this resolution) counts as zeros. No-op with one
+    process.
+    """
     info = current()
     if not info.enabled:
         return
@@ -91,7 +108,7 @@ def average_gradients(params: list[torch.nn.Parameter]) -> None:
 
 
 def all_mean(values: torch.Tensor) -> torch.Tensor:
-    """The mean of ``values`` over processes (``values`` itself with one process)."""
+    """The mean of ``values`` (any shape) over processes; ``values`` itself with one (chapter 10)."""
     info = current()
     if not info.enabled:
         return values
@@ -101,7 +118,7 @@ def all_mean(values: torch.Tensor) -> torch.Tensor:
 
 
 def any_true(flag: bool, device: torch.device | str = "cpu") -> bool:
-    """Whether ``flag`` is set on any process (so that every rank stops at the same step).
+    """Whether ``flag`` is set on any process, so that every rank stops at the same step (chapter 10).
 
     ``device`` must be the one the backend communicates on (a GPU for NCCL).
     """
@@ -113,7 +130,7 @@ def any_true(flag: bool, device: torch.device | str = "cpu") -> bool:
 
 
 def broadcast_module(module: torch.nn.Module) -> None:
-    """Copy rank 0's parameters and buffers to every process (a safety net after seeding)."""
+    """Copy rank 0's parameters and buffers to every process, a safety net after seeding (chapter 10)."""
     if not current().enabled:
         return
     for t in list(module.parameters()) + list(module.buffers()):
@@ -121,12 +138,12 @@ def broadcast_module(module: torch.nn.Module) -> None:
 
 
 def barrier() -> None:
-    """Wait for every process (no-op with one)."""
+    """Wait for every process; no-op with one (chapter 10)."""
     if current().enabled:
         dist.barrier()
 
 
 def cleanup() -> None:
-    """Leave the process group, if we joined one."""
+    """Leave the process group, if we joined one (chapter 10)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

@@ -4,13 +4,14 @@
 synthesis layer forms ``ws [N, num_layers, w_dim]``, and the synthesis network ``g`` renders
 it. Between the two, the generator can
 
-- *mix* styles: layers before a crossover take ``w1``, the rest ``w2`` (chapter 8); during
-  training this is the mixing regularisation, with probability 0.9 per minibatch;
+- *mix* styles: some layers take their style from a second latent (:meth:`Generator.mix`,
+  chapter 8); during training this is the mixing regularisation, with probability 0.9 per
+  minibatch: layers before a random crossover take ``w1``, the rest ``w2``;
 - *truncate*: ``w' = w_avg + psi (w - w_avg)`` on the first ``cutoff`` layers, where ``w_avg``
   is a running mean of ``w`` kept during training with ``beta = 0.995`` (chapter 9).
 
-Levels of detail: ``resolution`` picks the output size, and the official ``lod`` counts
-halvings from the full size (``lod = 0`` is full resolution); see :func:`lod_to_resolution`.
+Levels of detail: ``resolution`` picks the output size; the release's ``lod`` (halvings from
+the full size) converts to and from ``(resolution, alpha)`` in :mod:`stylegan_tutorial.lod`.
 """
 
 from __future__ import annotations
@@ -21,39 +22,18 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from stylegan_tutorial.configs import NetworkConfig, check_resolution
+from stylegan_tutorial.configs import NetworkConfig
+from stylegan_tutorial.lod import check_resolution, num_layers_at
 from stylegan_tutorial.mapping import MappingNetwork
-from stylegan_tutorial.synthesis import SynthesisNetwork, num_layers_at
+from stylegan_tutorial.synthesis import SynthesisNetwork
 
 Tensor = torch.Tensor
 
 
-def lod_to_resolution(lod: float, max_resolution: int) -> tuple[int, float]:
-    """The release's level of detail as ``(resolution, alpha)``.
-
-    ``lod`` counts halvings from ``max_resolution``; a fractional part means a fade-in:
-    ``lod = 1.25`` at 1024² is 512² with alpha 0.75 (a quarter of the way still at 256²).
-    """
-    check_resolution(max_resolution, "max_resolution")
-    top = int(math.log2(max_resolution)) - 2
-    if not (isinstance(lod, (int, float)) and 0.0 <= lod <= top):
-        raise ValueError(f"lod must be a number in [0, {top}] for {max_resolution}², got {lod!r}")
-    level = math.floor(lod)
-    frac = lod - level
-    if frac == 0:
-        return max_resolution >> level, 1.0
-    return max_resolution >> level, 1.0 - frac
-
-
-def resolution_to_lod(resolution: int, alpha: float, max_resolution: int) -> float:
-    """Inverse of :func:`lod_to_resolution`: ``log2(max/res) + (1 - alpha)``."""
-    check_resolution(resolution, maximum=max_resolution)
-    return math.log2(max_resolution // resolution) + (1.0 - alpha)
-
-
 class Generator(nn.Module):
-    """StyleGAN v1's generator, built from a :class:`~stylegan_tutorial.configs.NetworkConfig`.
+    """StyleGAN v1's generator: mapping + synthesis, built from a ``config`` (chapters 5 to 9).
 
+    ``config`` is the :class:`~stylegan_tutorial.configs.NetworkConfig` that defines it.
     Parameters are the mapping's and the synthesis network's (ToRGB layers included); the
     noise images and ``w_avg`` are buffers. ``G.num_layers`` is the number of ``ws`` entries.
     """
@@ -69,19 +49,21 @@ class Generator(nn.Module):
 
     @property
     def num_layers(self) -> int:
-        """Entries of ``ws``: ``2 log2(resolution) - 2``."""
+        """Entries of ``ws``: ``2 log2(resolution) - 2``, two per level of detail (chapter 6)."""
         return self.config.num_layers
 
     @property
     def z_dim(self) -> int:
+        """Width of the input latent ``z [N, z_dim]`` (chapter 5)."""
         return self.config.z_dim
 
     @property
     def w_dim(self) -> int:
+        """Width of the intermediate latent ``w [N, w_dim]`` (chapter 5)."""
         return self.config.w_dim
 
     def num_layers_at(self, resolution: int | None = None) -> int:
-        """Layers in use when rendering at ``resolution`` (default: the full one)."""
+        """Layers in use when rendering at ``resolution``, None: the full one (chapter 4)."""
         res = self.config.resolution if resolution is None else resolution
         check_resolution(res, maximum=self.config.resolution)
         return num_layers_at(res)
@@ -89,12 +71,19 @@ class Generator(nn.Module):
     # ---- w space ------------------------------------------------------------------------
 
     def broadcast(self, w: Tensor) -> Tensor:
-        """``w [N, w_dim] -> ws [N, num_layers, w_dim]`` (a copy per layer); ``ws`` passes through."""
+        """``w [N, w_dim] -> ws [N, num_layers, w_dim]``, a copy per layer (chapter 6).
+
+        ``ws [N, num_layers, w_dim]`` passes through (copied).
+        """
         return self.synthesis.check_ws(w).clone()
 
     @torch.no_grad()
     def update_w_avg(self, w: Tensor, beta: float | None = None) -> None:
-        """Move ``w_avg`` towards the batch mean of ``w [N, w_dim]``: ``w_avg <- lerp(mean, w_avg, beta)``."""
+        """Move ``w_avg`` towards the batch mean of ``w [N, w_dim]`` (chapter 9).
+
+        ``w_avg <- lerp(mean, w_avg, beta)``; ``beta`` None means the config's ``w_avg_beta``
+        (0.995), 1 leaves ``w_avg`` as it is.
+        """
         beta = self.config.w_avg_beta if beta is None else beta
         if not 0.0 <= beta <= 1.0:
             raise ValueError(f"beta must be in [0, 1], got {beta!r}")
@@ -103,7 +92,13 @@ class Generator(nn.Module):
         self.w_avg.copy_(torch.lerp(w.detach().mean(dim=0).to(self.w_avg.dtype), self.w_avg, beta))
 
     def truncate(self, ws: Tensor, psi: float, cutoff: int | None = None) -> Tensor:
-        """The truncation trick: ``w_avg + psi (w - w_avg)`` on layers ``< cutoff`` (None: all).
+        """The truncation trick: ``w_avg + psi (w - w_avg)`` on layers ``< cutoff`` (chapter 9).
+
+        Args:
+            ws:     the styles ``[N, num_layers, w_dim]``, or one ``w [N, w_dim]`` for every
+                    layer.
+            psi:    the truncation factor, a finite number (1: no change).
+            cutoff: the first layer left untruncated, an integer >= 0 (None: truncate all).
 
         ``psi = 1`` changes nothing; ``psi = 0`` collapses those layers onto ``w_avg``.
         Returns ``ws [N, num_layers, w_dim]``.
@@ -118,28 +113,68 @@ class Generator(nn.Module):
         coefs[:cutoff] = psi
         return torch.lerp(self.w_avg.to(ws.dtype), ws, coefs)  # [N, L, w_dim]
 
-    def mix(self, w1: Tensor, w2: Tensor, crossover: int, resolution: int | None = None) -> Tensor:
-        """Style mixing: ``ws`` taking ``w1`` on layers ``< crossover`` and ``w2`` from it on.
+    def mixing_layers(self, layers: range | int, resolution: int | None = None) -> range:
+        """The layers that take their style from the second source in :meth:`mix` (chapter 8).
 
-        ``crossover`` must lie in ``[1, layers in use at resolution)``, so that both sources
-        reach the image. ``w1``, ``w2``: ``[N, w_dim]`` or ``[N, num_layers, w_dim]``.
+        Args:
+            layers:     a ``range`` of layer indices within the layers in use, or an int
+                        crossover ``c`` meaning ``range(c, num_layers)``, the training-time
+                        mixing; ``c`` must lie in ``[1, layers in use)`` so both sources
+                        reach the image.
+            resolution: the resolution rendered, which sets the layers in use (None: the full
+                        resolution, all ``num_layers``).
+
+        Returns the checked ``range``; raises a ValueError that says what is allowed.
         """
         n_use = self.num_layers_at(resolution)
-        if not isinstance(crossover, int) or not 1 <= crossover < n_use:
-            raise ValueError(
-                f"crossover must be an integer in [1, {n_use}) (the layers in use at "
-                f"{resolution or self.config.resolution}²), got {crossover!r}"
-            )
-        ws1, ws2 = self.synthesis.check_ws(w1), self.synthesis.check_ws(w2)
-        first = torch.arange(self.num_layers, device=ws1.device).view(1, -1, 1) < crossover
-        return torch.where(first, ws1, ws2)  # [N, L, w_dim]
+        if isinstance(layers, int):
+            if not 1 <= layers < n_use:
+                raise ValueError(
+                    f"crossover must be an integer in [1, {n_use}) (the layers in use at "
+                    f"{resolution or self.config.resolution}²), got {layers!r}"
+                )
+            return range(layers, self.num_layers)
+        if not isinstance(layers, range) or len(layers) == 0 or min(layers) < 0 or max(layers) >= n_use:
+            raise ValueError(f"layers must be an integer crossover or a non-empty range of layer "
+                             f"indices within 0-{n_use - 1}, got {layers!r}")
+        return layers
+
+    def mix(self, ws_a: Tensor, ws_b: Tensor, layers: range | int,
+            resolution: int | None = None) -> Tensor:
+        """Style mixing (chapter 8): ``ws`` taking ``ws_b`` on ``layers`` and ``ws_a`` elsewhere.
+
+        Args:
+            ws_a:       the first source, ``w [N, w_dim]`` (one w for every layer) or
+                        ``ws [N, num_layers, w_dim]``.
+            ws_b:       the second source, the same shapes; it gives the styles of ``layers``.
+            layers:     a ``range`` of layer indices (e.g. ``lod.style_ranges(64)["coarse"]``),
+                        or an int crossover ``c``: ``range(c, num_layers)``, so layers before
+                        ``c`` keep ``ws_a`` (see :meth:`mixing_layers` for the checks).
+            resolution: the resolution rendered, which bounds ``layers`` (None: the full one).
+
+        Returns ``ws [N, num_layers, w_dim]``.
+        """
+        layers = self.mixing_layers(layers, resolution)
+        ws_a, ws_b = self.synthesis.check_ws(ws_a), self.synthesis.check_ws(ws_b)
+        from_b = torch.zeros(self.num_layers, dtype=torch.bool, device=ws_a.device)
+        from_b[list(layers)] = True
+        return torch.where(from_b.view(1, -1, 1), ws_b, ws_a)  # [N, L, w_dim]
 
     def mixing_regularization(self, w: Tensor, prob: float | None = None,
                               resolution: int | None = None) -> Tensor:
-        """Training-time mixing: with probability ``prob`` map a second ``z`` and mix at a random crossover.
+        """Training-time mixing (chapter 8): with probability ``prob``, a second ``z`` and a crossover.
 
         One coin and one crossover (uniform in ``[1, layers in use)``; at 4² that is always 1)
-        per minibatch, as in the release. Without mixing ``w`` is simply broadcast.
+        per minibatch, as in the release; the layers from the crossover on take the second
+        latent's ``w`` (:meth:`mix` with an int). Without mixing ``w`` is simply broadcast.
+
+        Args:
+            w:          mapped latents ``[N, w_dim]``.
+            prob:       the chance of mixing this minibatch (None: the config's
+                        ``style_mixing_prob``, 0.9 in the paper).
+            resolution: the resolution being trained, which sets the layers in use (None: the
+                        full one).
+
         Returns ``ws [N, num_layers, w_dim]``.
         """
         prob = self.config.style_mixing_prob if prob is None else prob
@@ -165,11 +200,23 @@ class Generator(nn.Module):
         noise_strength: float | Sequence[float] = 1.0,
         mixing_prob: float = 0.0,
     ) -> Tensor:
-        """``z [N, z_dim] -> image [N, img_channels, res, res]`` in [-1, 1] (roughly: no clamp).
+        """``z [N, z_dim] -> image [N, img_channels, res, res]`` in [-1, 1], roughly (chapters 5 to 9).
 
-        Maps ``z``, applies the mixing regularisation if ``mixing_prob > 0`` (training), then
-        truncation if ``psi != 1`` (figures), then renders. Pure: ``w_avg`` is updated only by
-        :meth:`update_w_avg`, which the training loop calls with ``G.mapping(z)``.
+        Args:
+            z:              the latents ``[N, z_dim]``.
+            resolution:     the level of detail to render (None: the full resolution).
+            alpha:          how far ``resolution`` has faded in, in [0, 1] (1: no fade).
+            psi:            the truncation factor (1: no truncation, :meth:`truncate`).
+            cutoff:         the first layer left untruncated (None: truncate every layer).
+            noise_mode:     ``"random"``, ``"fixed"`` or ``"none"``, or one per layer.
+            noise_strength: multiplies the noise, one value or one per layer (1: as trained).
+            mixing_prob:    the chance of mixing regularisation in this call (0: none; the
+                            training loop passes the config's ``style_mixing_prob``).
+
+        The output is not clamped. Maps ``z``, applies the mixing regularisation if
+        ``mixing_prob > 0`` (training), then truncation if ``psi != 1`` (figures), then
+        renders. Pure: ``w_avg`` is updated only by :meth:`update_w_avg`, which the training
+        loop calls with ``G.mapping(z)``.
         """
         w = self.mapping(z)  # [N, w_dim]
         ws = self.mixing_regularization(w, mixing_prob, resolution) if mixing_prob > 0 else self.broadcast(w)

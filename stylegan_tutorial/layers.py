@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stylegan_tutorial.images import downsample_2x, upsample_2x
+
 Tensor = torch.Tensor
 
 NOISE_MODES = ("random", "fixed", "none")
@@ -35,7 +37,13 @@ NOISE_MODES = ("random", "fixed", "none")
 
 
 def equalized_scale(fan_in: int, gain: float = math.sqrt(2), lrmul: float = 1.0) -> float:
-    """The run-time weight multiplier ``gain / sqrt(fan_in) * lrmul`` of an equalized layer."""
+    """The run-time weight multiplier ``gain / sqrt(fan_in) * lrmul`` of an equalized layer (chapter 4).
+
+    Args:
+        fan_in: inputs per output: ``in_features``, or ``in_channels * kernel²`` for a conv.
+        gain:   the He gain (sqrt(2) before a LeakyReLU or ReLU, 1 for a linear output).
+        lrmul:  the learning-rate multiplier (1: none; the mapping network uses 0.01).
+    """
     if fan_in <= 0:
         raise ValueError(f"fan_in must be a positive integer, got {fan_in!r}")
     return gain / math.sqrt(fan_in) * lrmul
@@ -48,7 +56,15 @@ def _check_channels(name: str, value: int) -> None:
 
 
 class EqualizedLinear(nn.Module):
-    """A dense layer ``y = x W^T * scale + b * lrmul`` with an equalized learning rate.
+    """A dense layer ``y = x W^T * scale + b * lrmul`` with an equalized learning rate (chapter 4).
+
+    Args:
+        in_features:  width of the input ``[N, in_features]``.
+        out_features: width of the output ``[N, out_features]``.
+        gain:         the He gain of :func:`equalized_scale` (sqrt(2): before a LeakyReLU).
+        lrmul:        the learning-rate multiplier, > 0 (1: none; the mapping network's 0.01).
+        bias:         whether the layer has a bias (False: ``b`` is left out).
+        bias_init:    the effective bias at initialisation.
 
     The weight ``[out_features, in_features]`` is initialised ``N(0, 1/lrmul)`` and the bias
     with ``bias_init / lrmul``, so that at initialisation the effective layer is He-initialised
@@ -75,18 +91,32 @@ class EqualizedLinear(nn.Module):
         self.lrmul = lrmul
 
     def forward(self, x: Tensor) -> Tensor:
-        """``[N, in_features] -> [N, out_features]`` (inputs with more dims are flattened)."""
+        """``[N, in_features] -> [N, out_features]`` (chapter 4).
+
+        An input with more dimensions, ``[N, ...]``, is flattened to ``[N, in_features]`` first.
+        """
         x = x.flatten(1)  # [N, in_features]
         bias = None if self.bias is None else self.bias * self.lrmul
         return F.linear(x, self.weight * self.scale, bias)
 
     def extra_repr(self) -> str:
+        """Widths, scale and ``lrmul``, as ``print(layer)`` shows them (chapter 4)."""
         out_f, in_f = self.weight.shape
         return f"{in_f} -> {out_f}, scale={self.scale:.4g}, lrmul={self.lrmul}"
 
 
 class EqualizedConv2d(nn.Module):
-    """A ``kernel × kernel`` convolution with an equalized learning rate and optional resampling.
+    """A ``kernel × kernel`` convolution with an equalized learning rate and resampling (chapter 4).
+
+    Args:
+        in_channels:  channels of the input ``[N, C_in, H, W]``.
+        out_channels: channels of the output ``[N, C_out, H', W']``.
+        kernel:       the kernel size, a positive odd integer (3: 3×3, 1: the 1×1 ToRGB).
+        gain:         the He gain of :func:`equalized_scale` (sqrt(2): before a LeakyReLU).
+        bias:         whether the layer has a bias (False: none).
+        resample:     None (same size), ``"up"`` or ``"down"``.
+        fused:        one strided convolution for the resampling and the convolution (ignored
+                      when ``resample`` is None).
 
     ``resample`` is ``None`` (same size), ``"up"`` (nearest ×2, then the convolution) or
     ``"down"`` (the convolution, then a 2×2 average). With ``fused=True`` the two steps become
@@ -120,7 +150,7 @@ class EqualizedConv2d(nn.Module):
         self.fused = fused and resample is not None
 
     def forward(self, x: Tensor) -> Tensor:
-        """``[N, C_in, H, W] -> [N, C_out, H', W']`` with ``H' = 2H``, ``H`` or ``H/2``."""
+        """``[N, C_in, H, W] -> [N, C_out, H', W']`` with ``H' = 2H``, ``H`` or ``H/2`` (chapter 4)."""
         w = self.weight * self.scale  # [C_out, C_in, k, k]
         pad = w.shape[-1] // 2
         if self.resample == "up" and self.fused:
@@ -129,15 +159,16 @@ class EqualizedConv2d(nn.Module):
             x = F.conv2d(x, _fused_down_kernel(w), stride=2, padding=1)  # [N, C_out, H/2, W/2]
         else:
             if self.resample == "up":
-                x = upsample_nearest(x)  # [N, C_in, 2H, 2W]
+                x = upsample_2x(x)  # [N, C_in, 2H, 2W]
             x = F.conv2d(x, w, padding=pad)
             if self.resample == "down":
-                x = downsample_avg(x)  # [N, C_out, H/2, W/2]
+                x = downsample_2x(x)  # [N, C_out, H/2, W/2]
         if self.bias is not None:
             x = x + self.bias.view(1, -1, 1, 1)
         return x
 
     def extra_repr(self) -> str:
+        """Channels, kernel, scale and resampling, as ``print(layer)`` shows them (chapter 4)."""
         c_out, c_in, k, _ = self.weight.shape
         return (f"{c_in} -> {c_out}, kernel={k}, scale={self.scale:.4g}, "
                 f"resample={self.resample}, fused={self.fused}")
@@ -165,22 +196,15 @@ def _fused_down_kernel(w: Tensor) -> Tensor:
 
 
 # --------------------------------------------------------------------------------------------
-# Resampling and blur
+# Blur (the 2×2 resampling itself is in :mod:`stylegan_tutorial.images`)
 # --------------------------------------------------------------------------------------------
 
 
-def upsample_nearest(x: Tensor) -> Tensor:
-    """Nearest-neighbour ×2: every pixel becomes a 2×2 block. ``[N, C, H, W] -> [N, C, 2H, 2W]``."""
-    return F.interpolate(x, scale_factor=2.0, mode="nearest")
-
-
-def downsample_avg(x: Tensor) -> Tensor:
-    """2×2 box average, the adjoint-in-spirit of :func:`upsample_nearest`. ``-> [N, C, H/2, W/2]``."""
-    return F.avg_pool2d(x, 2)
-
-
 def blur_kernel(taps: Sequence[float] = (1, 2, 1)) -> Tensor:
-    """The separable low-pass kernel ``f ⊗ f / sum``: for ``[1, 2, 1]`` it is ``[1,2,1]/4`` outer itself."""
+    """The separable low-pass kernel ``f ⊗ f / sum`` of the 1-D ``taps`` f, ``[k, k]`` (chapter 4).
+
+    For ``[1, 2, 1]`` it is ``[1, 2, 1] / 4`` outer itself; it sums to 1.
+    """
     f = torch.as_tensor(taps, dtype=torch.float32)
     if f.ndim != 1 or len(f) == 0:
         raise ValueError(f"taps must be a non-empty 1-D sequence, got {taps!r}")
@@ -189,7 +213,7 @@ def blur_kernel(taps: Sequence[float] = (1, 2, 1)) -> Tensor:
 
 
 class Blur(nn.Module):
-    """Low-pass filter every channel with :func:`blur_kernel` (one depthwise convolution).
+    """Low-pass filter every channel with :func:`blur_kernel`, one depthwise convolution (chapter 4).
 
     StyleGAN blurs right after each upsampling (and before each downsampling) to suppress the
     blocky, aliased pattern that nearest-neighbour resampling leaves behind.
@@ -200,7 +224,7 @@ class Blur(nn.Module):
         self.register_buffer("kernel", blur_kernel(taps), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        """``[N, C, H, W] -> [N, C, H, W]``, zero padding at the border."""
+        """``[N, C, H, W] -> [N, C, H, W]``, zero padding at the border (chapter 4)."""
         c = x.shape[1]
         k = self.kernel.to(x.dtype).expand(c, 1, *self.kernel.shape)  # [C, 1, k, k]
         return F.conv2d(x, k, padding=self.kernel.shape[-1] // 2, groups=c)
@@ -212,7 +236,9 @@ class Blur(nn.Module):
 
 
 def pixel_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
-    """Scale each feature vector (dim 1) to unit root-mean-square: ProGAN's pixel norm.
+    """Scale each feature vector (dim 1) to unit root-mean-square: ProGAN's pixel norm (chapter 4).
+
+    ``x`` is ``[N, C]`` or ``[N, C, H, W]``; ``eps`` keeps a zero vector finite.
 
     Applied to ``z`` it puts every latent on the sphere of radius ``sqrt(dim)``.
     """
@@ -220,14 +246,23 @@ def pixel_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
 
 
 def instance_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
-    """Normalise each channel of each image to zero mean and unit variance over its pixels."""
+    """Normalise each channel of each image to zero mean and unit variance over its pixels (chapter 6).
+
+    ``[N, C, H, W] -> [N, C, H, W]``; ``eps`` keeps a constant channel finite.
+    """
     x = x - x.mean(dim=(2, 3), keepdim=True)  # [N, C, H, W]
     return x * torch.rsqrt(x.square().mean(dim=(2, 3), keepdim=True) + eps)
 
 
 def apply_style(x: Tensor, ys: Tensor, yb: Tensor) -> Tensor:
-    """The style step ``x * (ys + 1) + yb`` with per-image, per-channel ``ys, yb [N, C]``.
+    """The style step ``x * (ys + 1) + yb`` with per-image, per-channel styles (chapter 6).
 
+    Args:
+        x:  the activations ``[N, C, H, W]``.
+        ys: the style's scale ``[N, C]`` (0: keep the channel's scale).
+        yb: the style's bias ``[N, C]`` (0: keep the channel's mean).
+
+    Returns ``[N, C, H, W]``.
     The ``+ 1`` makes a zero style the identity, so a zero-initialised affine bias starts
     every layer unmodulated.
     """
@@ -235,7 +270,13 @@ def apply_style(x: Tensor, ys: Tensor, yb: Tensor) -> Tensor:
 
 
 def adain(x: Tensor, ys: Tensor, yb: Tensor, eps: float = 1e-8) -> Tensor:
-    """Adaptive instance norm: :func:`instance_norm` then :func:`apply_style`.
+    """Adaptive instance norm: :func:`instance_norm` then :func:`apply_style` (chapter 6).
+
+    Args:
+        x:   the activations ``[N, C, H, W]``.
+        ys:  the style's scale ``[N, C]``.
+        yb:  the style's bias ``[N, C]``.
+        eps: added to the variance, so that a constant channel stays finite.
 
     Afterwards channel ``c`` of image ``n`` has mean ``yb[n, c]`` and standard deviation
     ``|ys[n, c] + 1|``: the style alone sets each channel's first two moments.
@@ -244,7 +285,7 @@ def adain(x: Tensor, ys: Tensor, yb: Tensor, eps: float = 1e-8) -> Tensor:
 
 
 class StyleMod(nn.Module):
-    """The learned affine map ``A``: ``w -> (ys, yb)``, then :func:`apply_style`.
+    """The learned affine map ``A``: ``w -> (ys, yb)``, then :func:`apply_style` (chapter 6).
 
     One equalized dense layer with gain 1 and ``2 * channels`` outputs per synthesis layer.
     """
@@ -256,12 +297,12 @@ class StyleMod(nn.Module):
         self.affine = EqualizedLinear(w_dim, 2 * channels, gain=1.0)
 
     def styles(self, w: Tensor) -> tuple[Tensor, Tensor]:
-        """``w [N, w_dim] -> (ys [N, C], yb [N, C])``."""
+        """``w [N, w_dim] -> (ys [N, C], yb [N, C])``: the style of every image (chapter 6)."""
         style = self.affine(w).view(-1, 2, self.channels)  # [N, 2, C]
         return style[:, 0], style[:, 1]
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
-        """Modulate ``x [N, C, H, W]`` by the style computed from ``w [N, w_dim]``."""
+        """Modulate ``x [N, C, H, W]`` by the style computed from ``w [N, w_dim]`` (chapter 6)."""
         ys, yb = self.styles(w)
         return apply_style(x, ys, yb)
 
@@ -272,14 +313,17 @@ class StyleMod(nn.Module):
 
 
 def check_noise_mode(noise_mode: str) -> str:
-    """Return ``noise_mode`` if it is one of :data:`NOISE_MODES`, else raise a ValueError."""
+    """Return ``noise_mode`` if it is one of :data:`NOISE_MODES`, else raise a ValueError (chapter 7)."""
     if noise_mode not in NOISE_MODES:
         raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
     return noise_mode
 
 
 class NoiseInjection(nn.Module):
-    """Add ``strength * scale[c] * noise`` where ``noise [N, 1, H, W]`` is one N(0, 1) image.
+    """Add ``strength * scale[c] * noise``, where ``noise [N, 1, H, W]`` is one N(0, 1) image (chapter 7).
+
+    ``channels`` is C, the number of learned scales; ``resolution`` the size of the stored
+    noise image.
 
     The single-channel noise image is broadcast over all channels and weighted by a learned
     per-channel ``scale`` (initialised to 0, so a new network starts noise-free). Modes:
@@ -295,7 +339,14 @@ class NoiseInjection(nn.Module):
         self.register_buffer("noise", torch.randn(1, 1, resolution, resolution))
 
     def forward(self, x: Tensor, noise_mode: str = "random", strength: float = 1.0) -> Tensor:
-        """``[N, C, H, W] -> [N, C, H, W]``."""
+        """``[N, C, H, W] -> [N, C, H, W]``: the activations plus the scaled noise (chapter 7).
+
+        Args:
+            x:          the activations ``[N, C, H, W]``.
+            noise_mode: ``"random"`` (a fresh image per sample), ``"fixed"`` (the stored one)
+                        or ``"none"`` (``x`` unchanged).
+            strength:   multiplies the noise (1: the trained network; 0: none).
+        """
         check_noise_mode(noise_mode)
         if noise_mode == "none" or strength == 0:
             return x
@@ -313,7 +364,13 @@ class NoiseInjection(nn.Module):
 
 
 def minibatch_stddev(x: Tensor, group_size: int = 4, num_features: int = 1) -> Tensor:
-    """Append ``num_features`` maps holding the average standard deviation across a group.
+    """Append ``num_features`` maps holding the average standard deviation across a group (chapter 4).
+
+    Args:
+        x:            the discriminator's activations ``[N, C, H, W]``; N must be divisible by
+                      ``min(group_size, N)``.
+        group_size:   images per group (fewer if the batch is smaller).
+        num_features: channel groups, each with its own statistic; must divide C.
 
     The batch is split into groups of ``G = min(group_size, N)`` images: image ``i`` joins
     group ``i mod (N / G)``. For each group, the standard deviation of every feature over
@@ -341,7 +398,7 @@ def minibatch_stddev(x: Tensor, group_size: int = 4, num_features: int = 1) -> T
 
 
 class MinibatchStddev(nn.Module):
-    """Module form of :func:`minibatch_stddev`."""
+    """Module form of :func:`minibatch_stddev`, with its ``group_size`` and ``num_features`` (chapter 4)."""
 
     def __init__(self, group_size: int = 4, num_features: int = 1):
         super().__init__()
@@ -349,8 +406,9 @@ class MinibatchStddev(nn.Module):
         self.num_features = num_features
 
     def forward(self, x: Tensor) -> Tensor:
-        """``[N, C, H, W] -> [N, C + num_features, H, W]``."""
+        """``[N, C, H, W] -> [N, C + num_features, H, W]`` (chapter 4)."""
         return minibatch_stddev(x, self.group_size, self.num_features)
 
     def extra_repr(self) -> str:
+        """The group size and feature count, as ``print(layer)`` shows them (chapter 4)."""
         return f"group_size={self.group_size}, num_features={self.num_features}"

@@ -16,7 +16,7 @@ StyleGAN's configuration F uses :func:`d_logistic_loss` with :func:`r1_penalty` 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +25,9 @@ Tensor = torch.Tensor
 
 
 def d_logistic_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-    """The discriminator's side of the minimax game, as a loss to minimise.
+    """The discriminator's side of the minimax game, as a loss to minimise (chapter 3).
+
+    ``real_logits [N]`` and ``fake_logits [M]`` are D's logits on real and generated images.
 
     ``L_D = E[softplus(l_fake)] + E[softplus(-l_real)] = -E[log D(x)] - E[log(1 - D(G(z)))]``.
     Its minimiser over all functions is the optimal discriminator
@@ -35,7 +37,9 @@ def d_logistic_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
 
 
 def g_saturating_loss(fake_logits: Tensor) -> Tensor:
-    """The generator's side of the minimax game: ``L_G = E[log(1 - D(G(z)))] = -E[softplus(l)]``.
+    """The generator's side of the minimax game: ``L_G = E[log(1 - D(G(z)))]`` (chapter 3).
+
+    ``fake_logits [N]`` are D's logits on generated images; ``L_G = -E[softplus(l)]``.
 
     Its gradient with respect to the logit is ``-sigmoid(l)``. Early in training the
     discriminator rejects fakes easily (``D(G(z)) -> 0``) and that gradient vanishes: the loss
@@ -45,7 +49,9 @@ def g_saturating_loss(fake_logits: Tensor) -> Tensor:
 
 
 def g_nonsaturating_loss(fake_logits: Tensor) -> Tensor:
-    """The non-saturating generator loss: ``L_G = -E[log D(G(z))] = E[softplus(-l)]``.
+    """The non-saturating generator loss: ``L_G = -E[log D(G(z))] = E[softplus(-l)]`` (chapter 3).
+
+    ``fake_logits [N]`` are D's logits ``l`` on generated images.
 
     Same fixed point as the minimax loss, but the gradient with respect to the logit is
     ``-sigmoid(-l) = -(1 - D(G(z)))``, which tends to -1 (not 0) when the discriminator
@@ -55,7 +61,12 @@ def g_nonsaturating_loss(fake_logits: Tensor) -> Tensor:
 
 
 def d_wgan_loss(real_scores: Tensor, fake_scores: Tensor, drift: float = 0.0) -> Tensor:
-    """The Wasserstein critic's loss: ``L_D = E[f(G(z))] - E[f(x)] + drift * E[f(x)^2]``.
+    """The Wasserstein critic's loss: ``L_D = E[f(G(z))] - E[f(x)] + drift * E[f(x)^2]`` (chapter 3).
+
+    Args:
+        real_scores: the critic's scores ``f(x)`` on real images, ``[N]``.
+        fake_scores: its scores ``f(G(z))`` on generated images, ``[M]``.
+        drift:       weight of the drift penalty on the real scores (0: none).
 
     The critic ``f`` outputs unbounded scores, not logits. ``drift`` (0.001 in ProGAN) keeps
     the scores from wandering far from zero; it is off by default.
@@ -67,7 +78,7 @@ def d_wgan_loss(real_scores: Tensor, fake_scores: Tensor, drift: float = 0.0) ->
 
 
 def g_wgan_loss(fake_scores: Tensor) -> Tensor:
-    """The generator's Wasserstein loss: ``L_G = -E[f(G(z))]``."""
+    """The generator's Wasserstein loss: ``L_G = -E[f(G(z))]`` from ``fake_scores [N]`` (chapter 3)."""
     return -fake_scores.mean()
 
 
@@ -78,7 +89,13 @@ def _input_gradient(outputs: Tensor, inputs: Tensor) -> Tensor:
 
 
 def r1_penalty(real_logits: Tensor, real_images: Tensor, gamma: float = 10.0) -> Tensor:
-    """The R1 regulariser of Mescheder et al. (2018): ``gamma / 2 * E[||grad_x D(x)||^2]`` on reals.
+    """The R1 regulariser of Mescheder et al. (2018): ``gamma / 2 * E[||grad_x D(x)||^2]`` (chapter 3).
+
+    Args:
+        real_logits: D's logits ``[N]`` on ``real_images``.
+        real_images: the real images ``[N, C, H, W]`` (or points ``[N, 2]``), with
+                     ``requires_grad=True`` set before D saw them.
+        gamma:       the weight (10 in StyleGAN's configuration F).
 
     It penalises the discriminator's slope on the data, which damps the oscillation of the
     adversarial game around its equilibrium. ``real_images`` must have ``requires_grad=True``
@@ -100,7 +117,14 @@ def wgan_gp_penalty(
     weight: float = 10.0,
     target: float = 1.0,
 ) -> Tensor:
-    """The WGAN-GP gradient penalty of Gulrajani et al. (2017).
+    """The WGAN-GP gradient penalty of Gulrajani et al. (2017) (chapter 3).
+
+    Args:
+        critic: the critic ``f``: a batch ``[N, ...]`` -> scores ``[N]``.
+        real:   real samples ``[N, C, H, W]`` (any shape ``[N, ...]``).
+        fake:   generated samples of the same shape.
+        weight: the penalty's weight (10 in the paper).
+        target: the gradient norm aimed at (1: a 1-Lipschitz critic).
 
     ``weight * E[(||grad f(x_hat)|| - target)^2 / target^2]`` at points
     ``x_hat = x + u (G(z) - x)`` with ``u ~ U(0, 1)`` per sample: it pushes the critic towards

@@ -19,7 +19,15 @@ Tensor = torch.Tensor
 
 
 class MappingNetwork(nn.Module):
-    """``z [N, z_dim] -> w [N, w_dim]``: pixel norm, then ``depth`` dense + LeakyReLU(0.2) layers.
+    """``z [N, z_dim] -> w [N, w_dim]``: pixel norm, then ``depth`` dense layers (chapter 5).
+
+    Args:
+        z_dim:       width of the input latent ``z [N, z_dim]``.
+        w_dim:       width of the intermediate latent ``w [N, w_dim]``.
+        depth:       dense layers, each followed by LeakyReLU(0.2) (0: no layer, ``w`` is ``z``).
+        width:       width of the hidden layers (unused when ``depth`` < 2).
+        lrmul:       learning-rate multiplier of every layer (the paper's 0.01).
+        normalize_z: pixel-normalise ``z`` first (False: use ``z`` as it is).
 
     ``depth = 0`` returns the normalised ``z`` itself (then ``w_dim`` must equal ``z_dim``):
     the paper's Table 4 and the ProGAN baseline use it.
@@ -47,7 +55,7 @@ class MappingNetwork(nn.Module):
         self.act = nn.LeakyReLU(0.2)
 
     def forward(self, z: Tensor) -> Tensor:
-        """``[N, z_dim] -> [N, w_dim]``."""
+        """``z [N, z_dim] -> w [N, w_dim]`` (chapter 5)."""
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must have shape [N, {self.z_dim}], got {tuple(z.shape)}")
         x = pixel_norm(z) if self.normalize_z else z

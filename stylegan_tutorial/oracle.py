@@ -1,4 +1,4 @@
-"""The oracle: a small CNN that reads the known factors back out of a face (chapter 10).
+"""The oracle: a small CNN that reads the known factors back out of a face (chapter 11).
 
 The paper measures its generators with networks trained on real photographs (Inception for FID,
 VGG for path length, 40 CelebA attribute classifiers for separability). Those weights come from
@@ -10,7 +10,8 @@ metrics in :mod:`stylegan_tutorial.metrics` use it in three ways:
   distance, KID and perceptual path length, the role Inception and VGG play in the paper;
 - :meth:`Oracle.predict` gives every factor of :data:`~stylegan_tutorial.data.faces.FACTORS`:
   a number for continuous factors, a class for categorical ones (separability, mixing table);
-- its held-out accuracy and R² per factor are in the manifest beside the weights.
+- its held-out accuracy and R² per factor are in the manifest beside the weights, which ship
+  with the package as ``oracle-faces32`` (:mod:`stylegan_tutorial.shipped`).
 
 Inputs of any size are brought to 32² first (box-averaged when larger, bilinear when smaller),
 so the oracle judges 32² and 64² generators alike.
@@ -22,7 +23,6 @@ lives on a circle (hue 0 and hue 1 are the same red), so it is regressed as
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -32,22 +32,22 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 from torch import nn
 
-from stylegan_tutorial.checkpoint import sha256_of, verify_sha256
-from stylegan_tutorial.data.faces import FACTORS, make_faces
+from stylegan_tutorial import shipped
+from stylegan_tutorial.data.faces import FACTORS, make_faces, render_faces, sample_details
+from stylegan_tutorial.progress import tqdm
 
 Tensor = torch.Tensor
 
 RESOLUTION = 32  # the oracle sees every image at 32²
 CIRCULAR = ("background_hue",)  # continuous factors that wrap around (1.0 == 0.0)
-PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
-WEIGHTS_NAME = "oracle-faces32.safetensors"
-MANIFEST_NAME = "oracle-faces32.json"
+NAME = "oracle-faces32"  # its name in stylegan_tutorial.shipped.SHIPPED
 
 
 def head_layout() -> dict[str, slice]:
-    """Which outputs of the head belong to which factor, in :data:`FACTORS` order.
+    """Which outputs of the head belong to which factor, in :data:`FACTORS` order (chapter 11).
 
     Continuous: 1 output (2 for a circular one: cos, sin); categorical: one logit per category.
     """
@@ -60,7 +60,7 @@ def head_layout() -> dict[str, slice]:
 
 
 def to_oracle_input(images: Tensor) -> Tensor:
-    """``[N, 3, H, W]`` images in [-1, 1] -> ``[N, 3, 32, 32]``, clamped to [-1, 1].
+    """``[N, 3, H, W]`` images in [-1, 1] -> ``[N, 3, 32, 32]``, clamped to [-1, 1] (chapter 11).
 
     Larger images are box-averaged (exactly how the dataset pools 64² to 32²); smaller ones are
     upsampled bilinearly. Generator outputs are not clamped, the images a reader sees are.
@@ -86,7 +86,9 @@ def _conv(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class Oracle(nn.Module):
-    """A ~270k-parameter CNN: 32² -> 16² -> 8² -> 4², a 128-wide feature layer, one linear head.
+    """A ~270k-parameter CNN: 32² -> 16² -> 8² -> 4², a feature layer, one linear head (chapter 11).
+
+    ``feature_dim`` is the width F of the feature layer (128).
 
     The 4x4 map is flattened (not averaged) so the features keep *where* things are: head
     position is one of the factors.
@@ -107,30 +109,38 @@ class Oracle(nn.Module):
 
     @property
     def feature_dim(self) -> int:
+        """F, the width of the feature layer (chapter 11)."""
         return self.head.in_features
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        """``images [N, 3, H, W]`` -> ``(features [N, F], raw head outputs [N, n_out])``."""
+        """``images [N, 3, H, W]`` -> ``(features [N, F], raw head outputs [N, n_out])`` (chapter 11)."""
         feats = self.body(to_oracle_input(images))
         return feats, self.head(feats)
 
     @torch.no_grad()
     def features(self, images: Tensor, batch_size: int = 512) -> Tensor:
-        """The penultimate layer ``[N, F]``: the feature space of FD, KID and path length."""
+        """The penultimate layer ``[N, F]``: the feature space of FD, KID and path length (chapter 11).
+
+        ``images [N, 3, H, W]`` in [-1, 1] go through in chunks of ``batch_size``.
+        """
         return torch.cat([self(chunk)[0] for chunk in images.split(batch_size)])
 
     @torch.no_grad()
     def predict(self, images: Tensor, batch_size: int = 512) -> dict[str, Tensor]:
-        """Every factor's prediction: values in the factor's units, or class indices.
+        """Every factor's prediction ``[N]``: values in the factor's units, or class indices (chapter 11).
 
-        Also ``"<name>_prob" [N, K]`` (softmax) for each categorical factor.
+        ``images [N, 3, H, W]`` in [-1, 1] go through in chunks of ``batch_size``. Also
+        ``"<name>_prob" [N, K]`` (softmax) for each categorical factor.
         """
         out = torch.cat([self(chunk)[1] for chunk in images.split(batch_size)])
         return decode(out, self.layout)
 
 
 def decode(out: Tensor, layout: dict[str, slice]) -> dict[str, Tensor]:
-    """Raw head outputs ``[N, n_out]`` -> ``{factor: [N]}`` in the factor's own units."""
+    """Raw head outputs ``[N, n_out]`` -> ``{factor: [N]}`` in the factor's own units (chapter 11).
+
+    ``layout`` is :func:`head_layout`. Categorical factors also get ``"<name>_prob" [N, K]``.
+    """
     pred = {}
     for name, sl in layout.items():
         f, o = FACTORS[name], out[:, sl]
@@ -146,7 +156,11 @@ def decode(out: Tensor, layout: dict[str, slice]) -> dict[str, Tensor]:
 
 
 def encode_targets(factors: dict[str, np.ndarray]) -> dict[str, Tensor]:
-    """True factors -> training targets: continuous scaled to [0, 1] (cos/sin if circular)."""
+    """True factors -> training targets: continuous scaled to [0, 1], cos/sin if circular (chapter 11).
+
+    ``factors`` is ``{name: [N]}`` as :func:`~stylegan_tutorial.data.faces.sample_factors`
+    returns; a circular factor's target is ``[N, 2]``.
+    """
     targets = {}
     for name, f in FACTORS.items():
         v = torch.as_tensor(np.asarray(factors[name]))
@@ -161,7 +175,16 @@ def encode_targets(factors: dict[str, np.ndarray]) -> dict[str, Tensor]:
 
 
 def oracle_loss(out: Tensor, targets: dict[str, Tensor], layout: dict[str, slice]) -> Tensor:
-    """Sum over factors: mean squared error (continuous, in [0, 1] units) or cross-entropy."""
+    """Sum over factors: mean squared error (continuous, in [0, 1] units) or cross-entropy (chapter 11).
+
+    Args:
+        out:     raw head outputs ``[N, n_out]``.
+        targets: :func:`encode_targets` of the true factors, ``{name: [N]}`` (``[N, 2]`` if
+                 circular).
+        layout:  :func:`head_layout`.
+
+    Returns a scalar tensor.
+    """
     total = out.new_zeros(())
     for name, sl in layout.items():
         o, t = out[:, sl], targets[name]
@@ -175,12 +198,20 @@ def oracle_loss(out: Tensor, targets: dict[str, Tensor], layout: dict[str, slice
 
 
 def circular_difference(a: Tensor, b: Tensor, period: float = 1.0) -> Tensor:
-    """Signed ``a - b`` on a circle of ``period``, in ``[-period/2, period/2)``."""
+    """Signed ``a - b`` on a circle of ``period``, in ``[-period/2, period/2)`` (chapter 11).
+
+    Args:
+        a:      values, any shape.
+        b:      values of the same (or a broadcastable) shape.
+        period: the circle's circumference (1: hue).
+    """
     return (a - b + period / 2) % period - period / 2
 
 
 def factor_scores(pred: dict[str, Tensor], factors: dict[str, np.ndarray]) -> dict[str, float]:
-    """Per factor: accuracy (categorical) or R² (continuous) of predictions against the truth.
+    """Per factor: accuracy (categorical) or R² (continuous) of predictions ``pred`` (chapter 11).
+
+    ``pred`` is :meth:`Oracle.predict`'s output and ``factors`` the truth, ``{name: [N]}`` each.
 
     For the circular hue the residual is the shortest way round the circle, and the baseline is
     ``1/12``: a constant guess's mean squared error on a uniform circle of period 1.
@@ -211,7 +242,15 @@ def _augment(x: Tensor, gen: torch.Generator) -> Tensor:
 
 def draw_training_faces(n: int, seed: int, share64: float = 0.0,
                         chunk: int = 4096) -> tuple[Tensor, dict[str, np.ndarray]]:
-    """``n`` faces at 32² from ``seed``; a ``share64`` of them drawn at 64² and box-averaged.
+    """``n`` faces at 32² from ``seed``; a ``share64`` of them drawn at 64² and box-averaged (chapter 11).
+
+    Args:
+        n:       how many faces.
+        seed:    seeds their factors and details.
+        share64: the fraction drawn at 64² and pooled, in [0, 1] (0: none).
+        chunk:   faces drawn at 64² at a time.
+
+    Returns ``(images [n, 3, 32, 32] in [-1, 1], factors {name: [n]})``.
 
     Faces drawn large and pooled differ slightly from faces drawn small (anti-aliasing, hair
     strands), and generators of 64² are judged through that pooling, so the oracle sees both.
@@ -219,8 +258,6 @@ def draw_training_faces(n: int, seed: int, share64: float = 0.0,
     images, factors = make_faces(n, RESOLUTION, seed=seed)  # [n, 3, 32, 32]
     n64 = int(round(share64 * n))
     if n64:
-        from stylegan_tutorial.data.faces import render_faces, sample_details
-
         details = sample_details(n, seed)
         for start in range(0, n64, chunk):
             sl = slice(start, min(start + chunk, n64))
@@ -233,7 +270,20 @@ def draw_training_faces(n: int, seed: int, share64: float = 0.0,
 def train_oracle(out_dir, seed: int = 0, n_train: int = 40_000, n_test: int = 4_000,
                  epochs: int = 6, batch_size: int = 128, lr: float = 2e-3, share64: float = 0.5,
                  progress: bool = True, command: str | None = None) -> dict:
-    """Train an :class:`Oracle` on freshly drawn faces and save weights + manifest to ``out_dir``.
+    """Train an :class:`Oracle` on fresh faces; save weights and manifest to ``out_dir`` (chapter 11).
+
+    Args:
+        out_dir:    the folder to write into (:func:`save_oracle`).
+        seed:       seeds the training faces (the held-out ones use ``seed + 1`` and ``+ 2``).
+        n_train:    training faces.
+        n_test:     held-out faces at 32² (a quarter as many at 64²).
+        epochs:     passes over the training faces.
+        batch_size: faces per step.
+        lr:         the one-cycle schedule's peak learning rate.
+        share64:    the fraction of training faces drawn at 64² and pooled, in [0, 1].
+        progress:   show a progress bar.
+        command:    the command line to record in the manifest (None: a description of this
+                    call).
 
     Training faces come from ``seed``, held-out faces from ``seed + 1`` (disjoint draws), a
     ``share64`` of the training faces drawn at 64² and pooled (:func:`draw_training_faces`).
@@ -241,8 +291,6 @@ def train_oracle(out_dir, seed: int = 0, n_train: int = 40_000, n_test: int = 4_
     written as JSON): command, seed, sizes, held-out scores per factor at 32² and 64², wall time,
     machine.
     """
-    from stylegan_tutorial.progress import tqdm
-
     for arg, value in (("n_train", n_train), ("n_test", n_test), ("epochs", epochs),
                        ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -303,38 +351,38 @@ def train_oracle(out_dir, seed: int = 0, n_train: int = 40_000, n_test: int = 4_
 # --------------------------------------------------------------------------------------------
 
 def save_oracle(model: Oracle, out_dir, manifest: dict) -> dict:
-    """Write ``oracle-faces32.safetensors`` and its manifest to ``out_dir``; return the manifest.
+    """Write the oracle's weights and manifest to ``out_dir``; return the manifest (chapter 11).
 
-    The manifest gains the weight file's name and sha256, which :func:`load_oracle` checks.
+    Args:
+        model:    the trained :class:`Oracle`.
+        out_dir:  the folder (created if missing); the package's own is
+                  :data:`stylegan_tutorial.shipped.PRETRAINED_DIR`.
+        manifest: its provenance (command, seed, held-out scores, wall time, machine).
+
+    The files are named as :data:`stylegan_tutorial.shipped.SHIPPED` registers ``oracle-faces32``;
+    the manifest gains the weights' file name and sha256, which :func:`load_oracle` checks.
     """
-    from safetensors.torch import save_file
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    weights = out_dir / WEIGHTS_NAME
+    weights = shipped.weights_path(NAME, out_dir)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(weights))
-    manifest = dict(manifest, file=WEIGHTS_NAME, sha256=sha256_of(weights))
-    (out_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
+    return shipped.write_manifest(weights, manifest)
 
 
 def load_oracle(directory=None, device: str | torch.device = "cpu") -> Oracle:
-    """The shipped oracle in eval mode, after checking its weights against the manifest's sha256."""
-    from safetensors.torch import load_file
+    """The shipped oracle in eval mode, after its sha256 check (chapter 11).
 
-    directory = PRETRAINED_DIR if directory is None else Path(directory)
-    manifest_path = directory / MANIFEST_NAME
-    if not manifest_path.exists():
-        raise FileNotFoundError(f"no oracle manifest at {manifest_path}; train one with "
-                                "scripts/train_oracle.py")
-    manifest = json.loads(manifest_path.read_text())
-    weights = directory / manifest["file"]
-    if not weights.exists():
-        raise FileNotFoundError(f"oracle weights {weights} named by {manifest_path} are missing")
-    verify_sha256(weights, manifest["sha256"], "reinstall the package or retrain with "
-                  "scripts/train_oracle.py")
+    Args:
+        directory: the folder holding ``oracle-faces32.{safetensors,json}`` (None: the package's
+                   ``pretrained/`` folder).
+        device:    where to put it.
+
+    Returns the :class:`Oracle` with its manifest as ``model.manifest``. Missing or damaged
+    files raise the errors of :func:`stylegan_tutorial.shipped.verified_path`.
+    """
+    weights = shipped.verified_path(NAME, directory)
     model = Oracle()
     model.load_state_dict(load_file(str(weights)))
-    model.manifest = manifest
+    model.manifest = shipped.load_manifest(NAME, directory)
     return model.eval().to(device)

@@ -10,7 +10,11 @@ import torch
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``"auto"`` gives CUDA when a GPU is visible, else Apple's MPS, else the CPU."""
+    """``"auto"`` gives CUDA when a GPU is visible, else Apple's MPS, else the CPU (every chapter).
+
+    Any other ``name`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``) is taken as it is; a
+    CUDA device without a GPU, or a name torch does not know, is a ValueError.
+    """
     if name != "auto":
         try:
             device = torch.device(name)
@@ -27,7 +31,10 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch (CPU and CUDA); return a torch Generator seeded the same way."""
+    """Seed Python, NumPy and torch (CPU and CUDA) at once (every chapter).
+
+    Returns a CPU ``torch.Generator`` seeded with the same ``seed``.
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -36,7 +43,7 @@ def seed_everything(seed: int) -> torch.Generator:
 
 @contextmanager
 def one_thread():
-    """Run torch on one CPU thread inside the block, then restore the previous setting.
+    """Run torch on one CPU thread inside the block, then restore the previous setting (every chapter).
 
     Small networks and many small tensor ops only pay for extra threads' synchronisation; on a
     busy 2-core machine a second thread can make them several times slower.

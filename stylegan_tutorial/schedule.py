@@ -1,4 +1,4 @@
-"""Progressive growing as a pure function of how many images have been shown (chapter 10).
+"""Progressive growing as a pure function of how many images have been shown (chapters 4, 10).
 
 StyleGAN v1 trains at 4² first and adds one level of detail at a time. Each level gets a
 *phase* of ``phase_kimg`` thousand images: the first half trains the current resolution as it
@@ -12,8 +12,8 @@ from the top resolution and falls continuously: ``lod = log2(top / res) + (1 - a
 The batch size and learning rate of a fade are those of the *new* resolution, as in the
 release (``minibatch_dict[resolution]`` with ``resolution = top >> floor(lod)``).
 
-Everything here is a pure function of ``(nimg, network config, phase_kimg)``: easy to test, and
-a resumed run recomputes exactly where it was.
+Everything here is a pure function of ``(nimg, training config)``: easy to test, and a resumed
+run recomputes exactly where it was.
 """
 
 from __future__ import annotations
@@ -21,12 +21,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from stylegan_tutorial.configs import NetworkConfig
+from stylegan_tutorial.configs import TrainingConfig, check_phase_kimg
+from stylegan_tutorial.lod import resolution_to_lod
 
 
 @dataclass(frozen=True)
 class Phase:
-    """Where training is after ``nimg`` images: which resolution, how far faded in, with what."""
+    """Where training is after ``nimg`` images: which resolution, how far faded in, with what (chapter 4).
+
+    Args:
+        nimg:          images shown so far.
+        resolution:    the resolution the networks run at (the new one during a fade).
+        alpha:         1.0 when not fading; rises 0 -> 1 during the fade-in of ``resolution``.
+        lod:           the release's level of detail, ``log2(top / resolution) + (1 - alpha)``.
+        batch_size:    the minibatch at ``resolution``.
+        learning_rate: Adam's learning rate at ``resolution``.
+    """
 
     nimg: int
     resolution: int  # the resolution the networks run at (the new one during a fade)
@@ -37,30 +47,27 @@ class Phase:
 
     @property
     def fading(self) -> bool:
-        """Whether ``resolution`` is still being faded in."""
+        """Whether ``resolution`` is still being faded in, ``alpha < 1`` (chapter 4)."""
         return self.alpha < 1.0
 
     @property
     def key(self) -> tuple[int, bool]:
-        """``(resolution, fading)``: the release resets Adam's state whenever this changes."""
+        """``(resolution, fading)``: the release resets Adam's state whenever this changes (chapter 10)."""
         return (self.resolution, self.fading)
 
     @property
     def kimg(self) -> float:
+        """Thousands of images shown so far, ``nimg / 1000`` (chapter 10)."""
         return self.nimg / 1000.0
 
 
-def check_phase_kimg(phase_kimg: float) -> float:
-    """``phase_kimg`` must be a positive, finite number of thousands of images."""
-    if isinstance(phase_kimg, bool) or not isinstance(phase_kimg, (int, float)) \
-            or not math.isfinite(phase_kimg) or phase_kimg <= 0:
-        raise ValueError(f"phase_kimg must be a positive number of thousands of images, "
-                         f"got {phase_kimg!r}")
-    return float(phase_kimg)
-
-
 def level_and_alpha(kimg: float, phase_kimg: float, num_levels: int) -> tuple[int, float]:
-    """``(level, alpha)`` after ``kimg``: level 0 is 4², level ``num_levels - 1`` the top.
+    """``(level, alpha)`` after ``kimg``: level 0 is 4², level ``num_levels - 1`` the top (chapter 4).
+
+    Args:
+        kimg:       thousands of images shown so far, >= 0.
+        phase_kimg: thousands of images per level of detail (half training, half fading in).
+        num_levels: levels of detail, 4² to the top resolution.
 
     Phase ``i`` (``i * phase_kimg <= kimg < (i + 1) * phase_kimg``) trains level ``i`` for
     its first half and fades level ``i + 1`` in over its second half.
@@ -78,27 +85,34 @@ def level_and_alpha(kimg: float, phase_kimg: float, num_levels: int) -> tuple[in
     return phase + 1, (into - half) / half
 
 
-def phase_at(nimg: int, network: NetworkConfig, phase_kimg: float | None = None) -> Phase:
-    """The :class:`Phase` after ``nimg`` images for ``network`` (``phase_kimg``: its default)."""
+def phase_at(nimg: int, config: TrainingConfig) -> Phase:
+    """The :class:`Phase` of training run ``config`` after ``nimg`` images (chapters 4, 10).
+
+    Args:
+        nimg:   images shown so far (an integer >= 0).
+        config: the run: its network's resolutions, ``phase_kimg``, and the batch size and
+                learning rate per resolution.
+    """
     if isinstance(nimg, bool) or not isinstance(nimg, int) or nimg < 0:
         raise ValueError(f"nimg must be an integer >= 0, got {nimg!r}")
-    phase_kimg = network.phase_kimg if phase_kimg is None else phase_kimg
-    resolutions = network.resolutions  # [4, 8, ..., top]
-    level, alpha = level_and_alpha(nimg / 1000.0, phase_kimg, len(resolutions))
+    resolutions = config.network.resolutions  # [4, 8, ..., top]
+    level, alpha = level_and_alpha(nimg / 1000.0, config.phase_kimg, len(resolutions))
     res = resolutions[level]
-    lod = math.log2(network.resolution // res) + (1.0 - alpha)
-    return Phase(nimg, res, alpha, lod, network.batch_size_at(res), network.learning_rate_at(res))
+    lod = resolution_to_lod(res, alpha, config.network.resolution)
+    return Phase(nimg, res, alpha, lod, config.batch_size_at(res), config.learning_rate_at(res))
 
 
-def phase_boundaries(network: NetworkConfig, phase_kimg: float | None = None) -> list[tuple[float, int, str]]:
-    """Every change of the schedule as ``(kimg, resolution, "fade-in" | "train")``, for tables.
+def phase_boundaries(config: TrainingConfig) -> list[tuple[float, int, str]]:
+    """Every change of the schedule as ``(kimg, resolution, "fade-in" | "train")`` (chapters 4, 10).
 
+    For tables of a run ``config``'s schedule.
     Example for 4 levels and ``phase_kimg = 20``: (0, 4, train), (10, 8, fade-in),
     (20, 8, train), (30, 16, fade-in), ...
     """
-    phase_kimg = check_phase_kimg(network.phase_kimg if phase_kimg is None else phase_kimg)
-    out = [(0.0, network.resolutions[0], "train")]
-    for i, res in enumerate(network.resolutions[1:]):
+    phase_kimg = config.phase_kimg
+    resolutions = config.network.resolutions
+    out = [(0.0, resolutions[0], "train")]
+    for i, res in enumerate(resolutions[1:]):
         out.append((i * phase_kimg + phase_kimg / 2, res, "fade-in"))
         out.append(((i + 1) * phase_kimg, res, "train"))
     return out

@@ -32,7 +32,15 @@ def _source(cell: dict) -> str:
 
 
 def stub_source(source: str, hint: str, where: str = "cell") -> str:
-    """Replace each ``BEGIN``/``END SOLUTION`` region of ``source`` with a NotImplementedError stub."""
+    """Replace each ``BEGIN``/``END SOLUTION`` region of ``source`` with a stub (every chapter).
+
+    Args:
+        source: a code cell's source.
+        hint:   the stub's message: ``raise NotImplementedError("Exercise: <hint>")``.
+        where:  how error messages name the cell (``"03_adversarial_game.ipynb, cell 12"``).
+
+    Raises a ValueError for unbalanced or nested markers.
+    """
     lines = source.split("\n")
     out: list[str] = []
     inside = False
@@ -56,7 +64,10 @@ def stub_source(source: str, hint: str, where: str = "cell") -> str:
 
 
 def student_notebook(nb: dict, name: str = "notebook") -> dict:
-    """Return a copy of the notebook ``nb`` (nbformat 4 JSON) with its solutions stubbed."""
+    """Return a copy of the notebook ``nb`` (nbformat 4 JSON) with its solutions stubbed (every chapter).
+
+    ``name`` is how error messages name the notebook.
+    """
     nb = copy.deepcopy(nb)
     found = 0
     for i, cell in enumerate(nb["cells"]):
@@ -81,7 +92,10 @@ def student_notebook(nb: dict, name: str = "notebook") -> dict:
 
 
 def write_student_version(src: Path, out_dir: Path) -> Path:
-    """Write the student version of the chapter ``src`` into ``out_dir`` under the same name."""
+    """Write the student version of the chapter ``src`` into ``out_dir``, same name (every chapter).
+
+    Returns the path written.
+    """
     src, out_dir = Path(src), Path(out_dir)
     if not src.is_file():
         raise FileNotFoundError(f"no such notebook: {src}")
@@ -94,23 +108,6 @@ def write_student_version(src: Path, out_dir: Path) -> Path:
 
 
 def has_exercises(path: Path) -> bool:
-    """True when the notebook at ``path`` has at least one cell tagged ``solution``."""
+    """True when the notebook at ``path`` has at least one cell tagged ``solution`` (every chapter)."""
     nb = json.loads(Path(path).read_text(encoding="utf-8"))
     return any(SOLUTION_TAG in c.get("metadata", {}).get("tags", []) for c in nb["cells"])
-
-
-def add_arguments(parser) -> None:
-    """Options of ``stylegan-tutorial student``."""
-    parser.add_argument("notebooks", nargs="+", type=Path, help="published chapter notebooks")
-    parser.add_argument("--out", type=Path, required=True, help="folder for the student versions")
-
-
-def run(args) -> int:
-    """Write the student version of every given chapter that has exercises."""
-    for path in args.notebooks:
-        if not has_exercises(path):
-            print(f"{path}: no exercises, skipped")
-            continue
-        print(f"{path} -> {write_student_version(path, args.out)}")
-    return 0
-

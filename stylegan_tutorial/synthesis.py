@@ -21,7 +21,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from stylegan_tutorial.configs import NetworkConfig, check_resolution
+from stylegan_tutorial.configs import NetworkConfig
+from stylegan_tutorial.images import upsample_2x
 from stylegan_tutorial.layers import (
     Blur,
     EqualizedConv2d,
@@ -31,27 +32,23 @@ from stylegan_tutorial.layers import (
     check_noise_mode,
     instance_norm,
     pixel_norm,
-    upsample_nearest,
 )
+from stylegan_tutorial.lod import check_alpha, check_resolution, num_layers_at
 
 Tensor = torch.Tensor
 
 
-def num_layers_at(resolution: int) -> int:
-    """Synthesis layers in use at ``resolution``: ``2 log2(resolution) - 2`` (2 at 4², 18 at 1024²)."""
-    check_resolution(resolution)
-    return 2 * int(math.log2(resolution)) - 2
-
-
-def check_alpha(alpha: float) -> float:
-    """Return ``alpha`` if it is a number in [0, 1], else raise a ValueError."""
-    if not (isinstance(alpha, (int, float)) and 0.0 <= alpha <= 1.0):
-        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
-    return float(alpha)
-
-
 def per_layer(value, num_layers: int, name: str) -> list:
-    """Broadcast a single ``value`` to a list of ``num_layers``, or check a given sequence's length."""
+    """Broadcast a single ``value`` to ``num_layers`` layers, or check a sequence's length (chapter 7).
+
+    Args:
+        value:      one value for every layer (a str, int or float), or a sequence of one per
+                    layer.
+        num_layers: how many layers there are.
+        name:       how the error message names the value (``"noise_mode"``, ...).
+
+    Returns a list of ``num_layers`` values; a sequence of another length is a ValueError.
+    """
     if isinstance(value, (str, int, float)):
         return [value] * num_layers
     values = list(value)
@@ -63,10 +60,16 @@ def per_layer(value, num_layers: int, name: str) -> list:
 
 
 class SynthesisLayer(nn.Module):
-    """One synthesis layer: an optional 3×3 conv (upsampling or not), then the epilogue.
+    """One synthesis layer: an optional 3×3 conv (upsampling or not), then the epilogue (chapters 6, 7).
 
-    ``conv`` is ``None`` (the first 4×4 layer), ``"same"`` or ``"up"``. Which parts of the
-    epilogue exist follows the config's Table 1 switches.
+    Args:
+        in_channels: channels of the input ``[N, C_in, H, W]`` (unused when ``conv`` is None).
+        channels:    channels of the output ``[N, C, H', W']``.
+        resolution:  the output's size ``H'``: sets the noise image's size and whether the
+                     upsampling convolution is fused.
+        conv:        None (the first 4×4 layer: no convolution), ``"same"`` or ``"up"``.
+        config:      the network's configuration: which parts of the epilogue exist follows
+                     its Table 1 switches.
     """
 
     def __init__(self, in_channels: int, channels: int, resolution: int, conv: str | None,
@@ -90,7 +93,18 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x: Tensor, w: Tensor, noise_mode: str = "random",
                 noise_strength: float = 1.0) -> Tensor:
-        """``x [N, C_in, H, W]``, ``w [N, w_dim]`` -> ``[N, C, H', W']`` (``H' = 2H`` if upsampling)."""
+        """``x [N, C_in, H, W]``, ``w [N, w_dim]`` -> ``[N, C, H', W']`` (chapters 6 and 7).
+
+        Args:
+            x:              the previous layer's output ``[N, C_in, H, W]`` (the 4×4 input for
+                            the first layer).
+            w:              this layer's style input ``[N, w_dim]``.
+            noise_mode:     ``"random"``, ``"fixed"`` or ``"none"`` (see
+                            :class:`~stylegan_tutorial.layers.NoiseInjection`).
+            noise_strength: multiplies the noise (1: the trained network).
+
+        ``H' = 2H`` if the layer upsamples, else ``H``.
+        """
         if self.conv is not None:
             x = self.conv(x)
         if self.blur is not None:
@@ -108,8 +122,10 @@ class SynthesisLayer(nn.Module):
 
 
 class SynthesisInput(nn.Module):
-    """The 4×4 starting tensor: the learned constant (ones), or ProGAN's dense layer on ``w``.
+    """The 4×4 starting tensor: the learned constant, or ProGAN's dense layer on ``w`` (chapter 7).
 
+    ``channels`` is C of the output ``[N, C, 4, 4]``; ``config.const_input`` chooses the form.
+    The constant is initialised to ones.
     The dense form (Table 1 rows A to C) maps ``ws[:, 0]`` to ``C × 4 × 4`` with gain
     ``sqrt(2)/4``, as the release does to match ProGAN.
     """
@@ -126,14 +142,17 @@ class SynthesisInput(nn.Module):
                                          bias=False)
 
     def forward(self, w: Tensor) -> Tensor:
-        """``w [N, w_dim] -> [N, C, 4, 4]``."""
+        """``w [N, w_dim] -> [N, C, 4, 4]``; the constant only uses ``w``'s batch size N (chapter 7)."""
         if self.const is not None:
             return self.const.repeat(w.shape[0], 1, 1, 1)
         return self.dense(w).view(-1, self.channels, 4, 4)
 
 
 class SynthesisNetwork(nn.Module):
-    """``ws [N, num_layers, w_dim] -> image [N, img_channels, res, res]`` at any level of detail."""
+    """``ws [N, num_layers, w_dim] -> image [N, img_channels, res, res]`` (chapters 4 and 6).
+
+    Renders at any level of detail ``res`` up to ``config.resolution``.
+    """
 
     def __init__(self, config: NetworkConfig):
         super().__init__()
@@ -154,7 +173,10 @@ class SynthesisNetwork(nn.Module):
         )
 
     def check_ws(self, ws: Tensor) -> Tensor:
-        """Accept ``w [N, w_dim]`` (same w for every layer) or ``ws [N, num_layers, w_dim]``."""
+        """Accept ``w [N, w_dim]`` (same w for every layer) or ``ws [N, num_layers, w_dim]`` (chapter 6).
+
+        Returns ``ws [N, num_layers, w_dim]``; any other shape is a ValueError.
+        """
         if ws.ndim == 2 and ws.shape[1] == self.w_dim:
             return ws.unsqueeze(1).expand(-1, self.num_layers, -1)  # [N, L, w_dim]
         if ws.ndim == 3 and ws.shape[1:] == (self.num_layers, self.w_dim):
@@ -172,11 +194,20 @@ class SynthesisNetwork(nn.Module):
         noise_mode: str | Sequence[str] = "random",
         noise_strength: float | Sequence[float] = 1.0,
     ) -> Tensor:
-        """Render ``ws`` at ``resolution`` (default: full), fading the newest block in by ``alpha``.
+        """Render ``ws`` at ``resolution``, fading the newest block in by ``alpha`` (chapters 4 and 6).
 
-        ``alpha = 1`` is the network at ``resolution``; ``alpha = 0`` is exactly the
-        nearest-upsampled output at ``resolution / 2``. ``noise_mode`` ("random", "fixed",
-        "none") and ``noise_strength`` may be given per layer as sequences of ``num_layers``.
+        Args:
+            ws:             the styles ``[N, num_layers, w_dim]``, or one ``w [N, w_dim]`` for
+                            every layer; layers above ``resolution`` are ignored.
+            resolution:     the level of detail to render, a power of two up to the network's
+                            (None: the network's full resolution).
+            alpha:          how far ``resolution`` has faded in, in [0, 1]: 1 is the network
+                            at ``resolution``, 0 exactly the nearest-upsampled output at
+                            ``resolution / 2``.
+            noise_mode:     ``"random"``, ``"fixed"`` or ``"none"``, or a sequence of one per
+                            layer (``num_layers`` of them).
+            noise_strength: multiplies the noise, one value or a sequence of one per layer.
+
         Returns ``[N, img_channels, resolution, resolution]``.
         """
         ws = self.check_ws(ws)
@@ -198,6 +229,6 @@ class SynthesisNetwork(nn.Module):
         level = n_use // 2 - 1  # index of the ToRGB at this resolution
         img = self.to_rgb[level](x)  # [N, 3, res, res]
         if fade:
-            old = upsample_nearest(self.to_rgb[level - 1](x_prev))  # [N, 3, res, res]
+            old = upsample_2x(self.to_rgb[level - 1](x_prev))  # [N, 3, res, res]
             img = torch.lerp(old, img, alpha)
         return img

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from stylegan_tutorial.progress import tqdm
-from stylegan_tutorial.runtime import one_thread
 
 from stylegan_tutorial.losses import (
     d_logistic_loss,
@@ -31,6 +29,8 @@ from stylegan_tutorial.losses import (
     g_wgan_loss,
     r1_penalty,
 )
+from stylegan_tutorial.progress import tqdm
+from stylegan_tutorial.runtime import one_thread
 
 Tensor = torch.Tensor
 
@@ -52,7 +52,10 @@ def _check_positive(name: str, value, kind=int) -> None:
 
 
 def ring_centres(modes: int = 8, radius: float = 2.0) -> Tensor:
-    """``modes`` points evenly spaced on a circle of ``radius``: the classic 8-Gaussian ring."""
+    """``modes`` points ``[modes, 2]`` evenly spaced on a circle of ``radius`` (chapter 3).
+
+    The defaults are the classic 8-Gaussian ring.
+    """
     _check_positive("modes", modes)
     _check_positive("radius", radius, float)
     angle = torch.arange(modes, dtype=torch.float32) * (2 * math.pi / modes)  # [modes]
@@ -60,7 +63,10 @@ def ring_centres(modes: int = 8, radius: float = 2.0) -> Tensor:
 
 
 def grid_centres(side: int = 5, spacing: float = 2.0) -> Tensor:
-    """A ``side`` x ``side`` grid of points ``spacing`` apart, centred on the origin (25 modes)."""
+    """A ``side`` x ``side`` grid of points ``spacing`` apart, centred on the origin (chapter 3).
+
+    Returns ``[side*side, 2]``: 25 modes with the defaults.
+    """
     _check_positive("side", side)
     _check_positive("spacing", spacing, float)
     ticks = (torch.arange(side, dtype=torch.float32) - (side - 1) / 2) * spacing  # [side]
@@ -70,7 +76,13 @@ def grid_centres(side: int = 5, spacing: float = 2.0) -> Tensor:
 
 def mixture_of_gaussians(n: int, centres: Tensor, std: float,
                          generator: torch.Generator | None = None) -> Tensor:
-    """``n`` samples from an equal-weight mixture of isotropic Gaussians at ``centres``.
+    """``n`` samples ``[n, 2]`` from an equal-weight mixture of isotropic Gaussians (chapter 3).
+
+    Args:
+        n:         how many samples.
+        centres:   the means of the Gaussians, ``[modes, 2]``.
+        std:       the standard deviation of every Gaussian, > 0.
+        generator: the torch random generator to draw from (None: torch's global one).
 
     Each sample picks a centre uniformly at random and adds ``std``-scaled normal noise.
     """
@@ -85,7 +97,14 @@ def mixture_of_gaussians(n: int, centres: Tensor, std: float,
 
 def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.02,
                       generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-    """``n`` samples from ``modes`` Gaussians on a ring, and the ring's centres.
+    """``n`` samples from ``modes`` Gaussians on a ring, and the ring's centres (chapter 3).
+
+    Args:
+        n:         how many samples.
+        modes:     how many Gaussians on the ring.
+        radius:    the ring's radius.
+        std:       the standard deviation of every Gaussian.
+        generator: the torch random generator to draw from (None: torch's global one).
 
     The defaults (8 modes, radius 2, std 0.02) are the unrolled-GAN paper's toy problem.
     Returns ``(samples [n, 2], centres [modes, 2])``.
@@ -96,7 +115,14 @@ def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 
 
 def grid_of_gaussians(n: int, side: int = 5, spacing: float = 2.0, std: float = 0.05,
                       generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-    """``n`` samples from a ``side`` x ``side`` grid of Gaussians (VEEGAN's 25-mode problem).
+    """``n`` samples from a ``side`` x ``side`` grid of Gaussians: VEEGAN's 25 modes (chapter 3).
+
+    Args:
+        n:         how many samples.
+        side:      Gaussians per row and column.
+        spacing:   the distance between neighbouring means.
+        std:       the standard deviation of every Gaussian.
+        generator: the torch random generator to draw from (None: torch's global one).
 
     Returns ``(samples [n, 2], centres [side*side, 2])``.
     """
@@ -106,7 +132,13 @@ def grid_of_gaussians(n: int, side: int = 5, spacing: float = 2.0, std: float = 
 
 def mode_coverage(samples: Tensor, centres: Tensor, std: float,
                   min_count: int = 20) -> tuple[int, float]:
-    """How many modes a generator covers, and how many of its samples are good.
+    """How many modes a generator covers, and how many of its samples are good (chapter 3).
+
+    Args:
+        samples:   the generator's points ``[n, 2]``, n > 0.
+        centres:   the modes' means ``[modes, 2]``.
+        std:       the modes' standard deviation: "near" means within 3 ``std``.
+        min_count: high-quality samples a mode needs to count as covered.
 
     A sample is *high quality* when it lies within 3 ``std`` of its nearest centre; a mode is
     *covered* when at least ``min_count`` high-quality samples are nearest to it. These are the
@@ -132,7 +164,14 @@ def mode_coverage(samples: Tensor, centres: Tensor, std: float,
 
 
 def mlp(in_features: int, out_features: int, hidden: int = 128, depth: int = 3) -> nn.Sequential:
-    """``depth`` hidden layers of ``hidden`` units with ReLU, then a linear output layer."""
+    """``depth`` hidden layers of ``hidden`` units with ReLU, then a linear output layer (chapter 3).
+
+    Args:
+        in_features:  width of the input ``[N, in_features]``.
+        out_features: width of the output ``[N, out_features]``.
+        hidden:       units per hidden layer.
+        depth:        hidden layers, at least 1.
+    """
     _check_positive("in_features", in_features)
     _check_positive("out_features", out_features)
     _check_positive("hidden", hidden)
@@ -147,12 +186,21 @@ def mlp(in_features: int, out_features: int, hidden: int = 128, depth: int = 3) 
 
 
 def toy_generator(latent_dim: int = 2, hidden: int = 128, depth: int = 3) -> nn.Sequential:
-    """The 2-D generator: z ``[N, latent_dim]`` -> a point ``[N, 2]``."""
+    """The 2-D generator: z ``[N, latent_dim]`` -> a point ``[N, 2]`` (chapter 3).
+
+    Args:
+        latent_dim: width of the latent ``z``.
+        hidden:     units per hidden layer of the MLP.
+        depth:      its hidden layers.
+    """
     return mlp(latent_dim, 2, hidden, depth)
 
 
 def toy_discriminator(hidden: int = 128, depth: int = 3) -> nn.Sequential:
-    """The 2-D discriminator: a point ``[N, 2]`` -> a logit ``[N, 1]`` (positive means real)."""
+    """The 2-D discriminator: a point ``[N, 2]`` -> a logit ``[N, 1]``, positive: real (chapter 3).
+
+    ``hidden`` units in each of ``depth`` hidden layers.
+    """
     return mlp(2, 1, hidden, depth)
 
 
@@ -163,7 +211,18 @@ def toy_discriminator(hidden: int = 128, depth: int = 3) -> nn.Sequential:
 
 @dataclass
 class ToyGANRun:
-    """What :func:`train_toy_gan` returns: the networks and the history of the game.
+    """What :func:`train_toy_gan` returns: the networks and the history of the game (chapter 3).
+
+    Args:
+        generator:      the trained G: z ``[N, latent_dim]`` -> points ``[N, 2]``.
+        discriminator:  the trained D: points ``[N, 2]`` -> logits ``[N, 1]``.
+        centres:        the modes of the data, ``[modes, 2]``.
+        std:            their standard deviation.
+        snapshot_steps: the steps at which snapshots were taken, ``[S]`` (0 first).
+        snapshots:      G's points for the fixed latents at those steps, ``[S, n_snapshot, 2]``.
+        coverage:       :func:`mode_coverage` of each snapshot, ``(modes, fraction)``.
+        d_losses:       D's loss at every step.
+        g_losses:       G's loss at every step.
 
     ``snapshots[i]`` holds the generator's points for a fixed set of latents after
     ``snapshot_steps[i]`` training steps (step 0 is the untrained generator); ``coverage[i]`` is
@@ -196,7 +255,22 @@ def train_toy_gan(
     n_snapshot: int = 2500,
     progress: bool = True,
 ) -> ToyGANRun:
-    """Train a GAN on a 2-D mixture of Gaussians and record where its samples go.
+    """Train a GAN on a 2-D mixture of Gaussians and record where its samples go (chapter 3).
+
+    Args:
+        steps:          training steps (each one D step, then one G step).
+        g_loss:         ``"nonsaturating"`` or ``"saturating"``.
+        r1_gamma:       the R1 weight on D (0: no R1).
+        seed:           seeds the networks, the latents and the data.
+        centres:        the modes ``[modes, 2]`` (None: the 8-mode ring of radius 2).
+        std:            the modes' standard deviation.
+        batch_size:     real and fake points per step.
+        lr:             Adam's learning rate for both networks.
+        latent_dim:     width of G's latent ``z``.
+        hidden:         units per hidden layer of both MLPs.
+        snapshot_every: steps between snapshots.
+        n_snapshot:     fixed latents each snapshot maps (2,500: the coverage papers').
+        progress:       show a progress bar.
 
     Each step trains D once with the logistic loss (plus ``r1_gamma``/2 * E||grad D(x)||^2 on
     the reals when ``r1_gamma > 0``), then G once with ``g_loss`` ('nonsaturating' or
@@ -249,7 +323,17 @@ def train_toy_gan(
 
 def toy_d_step(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, real: Tensor,
                z: Tensor, r1_gamma: float = 0.0) -> float:
-    """One D update: logistic loss, plus R1 on the reals when ``r1_gamma > 0``; returns the loss.
+    """One D update: logistic loss, plus R1 on the reals when ``r1_gamma > 0`` (chapter 3).
+
+    Args:
+        G:        the generator (only evaluated, without gradients).
+        D:        the discriminator, points ``[B, 2]`` -> logits ``[B, 1]``.
+        opt_d:    D's optimizer.
+        real:     real points ``[B, 2]``.
+        z:        latents ``[B, latent_dim]`` for the fake points.
+        r1_gamma: the R1 weight (0: no R1).
+
+    Returns the loss before the update, a float.
 
     D learns to score real points up and generated points down; R1 also asks it to be flat on
     the data, which takes away the overshoot that makes the game circle.
@@ -269,7 +353,17 @@ def toy_d_step(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, real: T
 
 def toy_g_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, z: Tensor,
                g_loss: str = "nonsaturating") -> float:
-    """One G update with ``g_loss``: move generated points to where D says "real"."""
+    """One G update with ``g_loss``: move generated points to where D says "real" (chapter 3).
+
+    Args:
+        G:      the generator, latents ``[B, latent_dim]`` -> points ``[B, 2]``.
+        D:      the discriminator (its gradients are computed but not stepped).
+        opt_g:  G's optimizer.
+        z:      latents ``[B, latent_dim]``.
+        g_loss: ``"nonsaturating"``, or anything else for the saturating loss.
+
+    Returns the loss before the update, a float.
+    """
     fake_logits = D(G(z))  # [B, 1]
     loss = g_nonsaturating_loss(fake_logits) if g_loss == "nonsaturating" \
         else g_saturating_loss(fake_logits)
@@ -293,7 +387,16 @@ def dirac_gan_trajectory(
     psi0: float = 1.0,
     simultaneous: bool = True,
 ) -> Tensor:
-    """The path ``[steps + 1, 2]`` of ``(theta, psi)`` in the Dirac-GAN, by gradient descent.
+    """The path ``[steps + 1, 2]`` of ``(theta, psi)`` in the Dirac-GAN, by gradient descent (chapter 3).
+
+    Args:
+        steps:        gradient steps.
+        lr:           the step size of both players.
+        gamma:        the R1 weight (0: no R1).
+        loss:         ``"nonsaturating"``, ``"saturating"`` or ``"wgan"``.
+        theta0:       the generator's starting point.
+        psi0:         the discriminator's starting slope.
+        simultaneous: both gradients at the current point (False: D first, then G).
 
     The real data is a point mass at 0; the generator is a point mass at ``theta``; the
     discriminator is the linear logit ``D(x) = psi * x``. The unique equilibrium is
@@ -357,7 +460,16 @@ def dirac_gan_trajectory(
 
 def gaussian_optimal_discriminator(x: Tensor, data_mean: float, data_std: float,
                                    g_mean: float, g_std: float) -> Tensor:
-    """The closed form ``D*(x) = p_data(x) / (p_data(x) + p_g(x))`` for two 1-D Gaussians.
+    """The closed form ``D*(x) = p_data(x) / (p_data(x) + p_g(x))`` for two 1-D Gaussians (chapter 3).
+
+    Args:
+        x:         where to evaluate it, any shape (a tensor or an array).
+        data_mean: the data's mean.
+        data_std:  the data's standard deviation, > 0.
+        g_mean:    the generator's mean.
+        g_std:     the generator's standard deviation, > 0.
+
+    Returns ``D*(x)``, the same shape as ``x``.
 
     Computed as ``sigmoid(log p_data(x) - log p_g(x))``, which stays exact far in the tails.
     """
@@ -378,7 +490,16 @@ def fit_discriminator_1d(
     seed: int = 0,
     progress: bool = False,
 ) -> nn.Module:
-    """Train a small D on 1-D real and fake samples (full batch, Adam) and return it.
+    """Train a small D on 1-D real and fake samples (full batch, Adam) and return it (chapter 3).
+
+    Args:
+        real_samples: real values ``[N]`` (any shape; flattened).
+        fake_samples: generated values ``[M]``.
+        steps:        Adam steps.
+        hidden:       units per hidden layer (two hidden layers).
+        lr:           Adam's learning rate.
+        seed:         seeds D's initialisation.
+        progress:     show a progress bar.
 
     D is an MLP from ``[N, 1]`` to a logit ``[N, 1]``, trained with the logistic loss alone;
     ``torch.sigmoid(D(x))`` then approaches ``p_data / (p_data + p_g)`` where both sample

@@ -8,15 +8,16 @@ ranks the widget view below images, see ``_config.yml``) draws the PNG.
 from __future__ import annotations
 
 import base64
-from typing import Sequence
+import io
+from collections.abc import Sequence
 
 import numpy as np
+
+from stylegan_tutorial.viz import figure_png
 
 
 def _png(array: np.ndarray) -> bytes:
     """An ``[H, W, 3]`` uint8 array as PNG bytes."""
-    import io
-
     from PIL import Image
 
     buf = io.BytesIO()
@@ -30,10 +31,14 @@ def _upscale(array: np.ndarray, factor: int) -> np.ndarray:
 
 
 def snapshot_strip_png(frames: Sequence[np.ndarray], labels: Sequence[str], title: str) -> bytes:
-    """All frames side by side with their labels, as one PNG: the static view of a slider."""
-    import matplotlib.pyplot as plt
+    """All frames side by side with their labels, as one PNG: the static view of a slider (every chapter).
 
-    from stylegan_tutorial.viz import figure_png
+    Args:
+        frames: the images, each ``[H, W, 3]`` uint8.
+        labels: one caption per frame.
+        title:  the figure's title.
+    """
+    import matplotlib.pyplot as plt
 
     n = len(frames)
     fig, axes = plt.subplots(1, n, figsize=(2.0 * n, 2.4), squeeze=False)
@@ -49,10 +54,14 @@ def snapshot_strip_png(frames: Sequence[np.ndarray], labels: Sequence[str], titl
 
 def snapshot_slider(frames: Sequence[np.ndarray], labels: Sequence[str], title: str = "",
                     scale: int = 4):
-    """A slider over image snapshots (e.g. samples during training), with a static fallback.
+    """A slider over image snapshots, e.g. samples during training, with a static fallback (every chapter).
 
-    ``frames`` are ``[H, W, 3]`` uint8 arrays (see :func:`stylegan_tutorial.viz.image_grid`);
-    ``labels`` name them (e.g. ``"step 200"``).
+    Args:
+        frames: the snapshots, each ``[H, W, 3]`` uint8 (see
+                :func:`stylegan_tutorial.images.image_grid`); at least one.
+        labels: one name per frame (e.g. ``"step 200"``).
+        title:  shown above the slider and on the static PNG (empty: none).
+        scale:  nearest-neighbour enlargement of the live images, so small ones stay crisp.
     """
     import ipywidgets as widgets
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from stylegan_tutorial import checkpoint as ckpt
+from stylegan_tutorial.configs import training_config
 from stylegan_tutorial.data.dataset import ImageDataset
-from stylegan_tutorial.training import train, training_config
-
+from stylegan_tutorial.training import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 def tiny(**fields):
     """8² network, 32 images per phase: 4² for 16 images, 8² fading in over the next 16."""
     fields = {"phase_kimg": 0.032, "total_kimg": 0.096, "tick_kimg": 0.024, "snapshot_kimg": 1.0, **fields}
-    return training_config("cpu-tiny", network_overrides=dict(resolution=8, batch_sizes={4: 8, 8: 8}),
+    return training_config("cpu-tiny", network_overrides=dict(resolution=8), batch_sizes={4: 8, 8: 8},
                            **fields)
 
 
@@ -175,7 +175,7 @@ def test_sigkill_at_random_moments_always_leaves_a_readable_latest_checkpoint(tm
            "--no-progress"]
     rng = random.Random(0)
     progress = []
-    for kill in range(4):
+    for _kill in range(4):
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             start_count = len(ckpt.list_checkpoints(out))

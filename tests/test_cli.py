@@ -19,7 +19,8 @@ def run(*args, **kw):
 
 def test_import_is_silent_and_light():
     code = ("import sys, stylegan_tutorial; "
-            "heavy = [m for m in ('torch', 'matplotlib', 'sklearn', 'PIL', 'ipywidgets') if m in sys.modules]; "
+            "heavy = [m for m in ('torch', 'matplotlib', 'sklearn', 'PIL', 'ipywidgets') "
+            "if m in sys.modules]; "
             "print(heavy)")
     result = run("-c", code)
     assert result.returncode == 0, result.stderr
@@ -74,7 +75,8 @@ def test_wheel_installs_into_a_clean_venv(tmp_path):
     venv.EnvBuilder(with_pip=True).create(env_dir)
     pip = env_dir / "bin" / "pip"
     # --no-deps: the clean venv has no torch; the command line's --help must not need it.
-    inst = subprocess.run([pip, "install", "--no-deps", "--no-index", str(wheel)], capture_output=True, text=True)
+    inst = subprocess.run([pip, "install", "--no-deps", "--no-index", str(wheel)],
+                          capture_output=True, text=True)
     assert inst.returncode == 0, inst.stdout + inst.stderr
     out = subprocess.run([env_dir / "bin" / "stylegan-tutorial", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: stylegan-tutorial" in out.stdout

@@ -14,11 +14,12 @@ from stylegan_tutorial.configs import (
     get_config,
     mapping_depth_study,
     mixing_study,
-    parameter_counts,
+    training_config,
 )
 from stylegan_tutorial.discriminator import Discriminator
 from stylegan_tutorial.generator import Generator
 from stylegan_tutorial.layers import Blur, NoiseInjection, StyleMod
+from stylegan_tutorial.sizes import parameter_counts
 
 
 def test_paper_1024_is_the_paper_network():
@@ -29,8 +30,9 @@ def test_paper_1024_is_the_paper_network():
     assert [cfg.channels_at(r) for r in cfg.resolutions] == [512, 512, 512, 512, 256, 128, 64, 32, 16]
     assert cfg.style_mixing_prob == 0.9 and cfg.w_avg_beta == 0.995
     assert (cfg.truncation_psi, cfg.truncation_cutoff) == (0.7, 8)
-    assert cfg.batch_size_at(1024) == 4 and cfg.batch_size_at(64) == 32
-    assert cfg.learning_rate_at(64) == 0.001 and cfg.learning_rate_at(256) == 0.002
+    run = training_config("paper-1024")  # the paper's schedule for this network
+    assert run.batch_size_at(1024) == 4 and run.batch_size_at(64) == 32
+    assert run.learning_rate_at(64) == 0.001 and run.learning_rate_at(256) == 0.002
     sizes = parameter_counts(cfg)
     assert (sizes["G"], sizes["mapping"], sizes["synthesis"], sizes["to_rgb"]) == (
         26_219_627, 2_101_248, 24_110_720, 7_659)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from stylegan_tutorial.data import faces
-from stylegan_tutorial.data.dataset import ImageDataset, downsample, open_dataset
+from stylegan_tutorial.data.dataset import ImageDataset, open_dataset
+from stylegan_tutorial.images import downsample_to
 
 
 def test_downsample_matches_a_hand_computation():
@@ -15,15 +16,15 @@ def test_downsample_matches_a_hand_computation():
     # 2x2 blocks of [[0,1,2,3],[4,5,6,7],[8,9,10,11],[12,13,14,15]]
     expected = torch.tensor([[(0 + 1 + 4 + 5) / 4, (2 + 3 + 6 + 7) / 4],
                              [(8 + 9 + 12 + 13) / 4, (10 + 11 + 14 + 15) / 4]])
-    assert torch.equal(downsample(x, 2)[0, 0], expected)
-    assert downsample(x, 1).item() == 7.5  # twice: the mean of all sixteen
-    assert downsample(x, 4) is x
+    assert torch.equal(downsample_to(x, 2)[0, 0], expected)
+    assert downsample_to(x, 1).item() == 7.5  # twice: the mean of all sixteen
+    assert downsample_to(x, 4) is x
 
 
 @pytest.mark.parametrize("resolution", [3, 8, 0])
 def test_downsample_rejects_unreachable_sizes(resolution):
     with pytest.raises(ValueError, match=f"resolution must be the image size 4 .* got {resolution}"):
-        downsample(torch.zeros(1, 1, 4, 4), resolution)
+        downsample_to(torch.zeros(1, 1, 4, 4), resolution)
 
 
 def _uint8_images(n=3, r=8, c=3, seed=0):
@@ -55,10 +56,10 @@ def test_lower_resolutions_are_2x2_averages_of_the_stored_images():
     raw = _uint8_images(n=5, r=16)
     ds = ImageDataset(raw, mirror=True)
     full = ds.batch(np.arange(10))
-    assert torch.allclose(ds.batch(np.arange(10), resolution=4), downsample(full, 4), atol=1e-6)
+    assert torch.allclose(ds.batch(np.arange(10), resolution=4), downsample_to(full, 4), atol=1e-6)
     small = ds.at_resolution(8)
     assert small.resolution == 8 and small.identity["resolution"] == 8
-    assert torch.allclose(small[7], downsample(full[7:8], 8)[0], atol=1e-6)
+    assert torch.allclose(small[7], downsample_to(full[7:8], 8)[0], atol=1e-6)
     # 2x2 average at one pixel, by hand
     x = torch.from_numpy(raw[1].astype(np.float32)) / 127.5 - 1  # [16, 16, 3]
     assert torch.allclose(small[1][:, 0, 0], x[:2, :2].mean((0, 1)), atol=1e-6)
@@ -68,7 +69,7 @@ def test_float_images_and_labels():
     images = torch.rand(6, 1, 8, 8) * 2 - 1
     ds = ImageDataset(images, resolution=4, labels=torch.arange(6))
     assert ds.channels == 1 and ds[3].shape == (1, 4, 4)
-    assert torch.allclose(ds[3], downsample(images[3:4], 4)[0])
+    assert torch.allclose(ds[3], downsample_to(images[3:4], 4)[0])
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -76,7 +77,7 @@ def test_float_images_and_labels():
     ({"images": np.zeros((0, 8, 8, 3), np.uint8)}, ValueError, "empty"),
     ({"images": torch.zeros(2, 8, 8)}, ValueError, "float tensor"),
     ({"images": np.zeros((2, 8, 8, 3), np.uint8), "resolution": 16}, ValueError,
-     "resolution must be a power of two from 4 to 8, got 16"),
+     r"resolution must be a power of two from 4 to 8 \(4, 8\), got 16"),
     ({"images": np.zeros((2, 8, 8, 3), np.uint8), "resolution": 6}, ValueError, "got 6"),
 ])
 def test_image_dataset_bad_input(kwargs, error, match):
@@ -102,7 +103,7 @@ def test_open_faces_spec(tmp_path):
     # Faces are drawn at 8x8 at least; 4x4 is that store averaged 2x2.
     tiny = open_dataset("faces:n=40,seed=1,withhold=glasses+long_hair", 4, cache_dir=tmp_path)
     eight = open_dataset("faces:n=40,seed=1,withhold=glasses+long_hair", 8, cache_dir=tmp_path)
-    assert torch.allclose(tiny.all(), downsample(eight.all(), 4), atol=1e-6)
+    assert torch.allclose(tiny.all(), downsample_to(eight.all(), 4), atol=1e-6)
 
 
 def test_open_digits_spec():
@@ -111,7 +112,7 @@ def test_open_digits_spec():
     assert ds.labels.shape == (1797,)
     four = open_dataset("digits", 4)
     eight = open_dataset("digits", 8)
-    assert torch.allclose(four.batch([0, 1]), downsample(eight.batch([0, 1]), 4))
+    assert torch.allclose(four.batch([0, 1]), downsample_to(eight.batch([0, 1]), 4))
 
 
 def test_open_prepared_npy(tmp_path):
@@ -125,7 +126,7 @@ def test_open_prepared_npy(tmp_path):
 
 
 @pytest.mark.parametrize("spec, resolution, error, match", [
-    ("faces", 48, ValueError, "resolution must be a power of two from 4 to 1024, got 48"),
+    ("faces", 48, ValueError, r"resolution must be a power of two from 4 to 1024 \(4, .*, 1024\), got 48"),
     ("faces", 512, ValueError, "above the generated faces' largest, 256"),
     ("digits", 64, ValueError, "above the digits' largest, 32"),
     ("faces:m=3", 16, ValueError, "spec option 'm=3' is not one of n=, seed=, withhold="),

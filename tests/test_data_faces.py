@@ -8,8 +8,14 @@ import torch
 import torch.nn.functional as F
 
 from stylegan_tutorial.data import faces
-from stylegan_tutorial.data.faces import (FACTORS, cached_faces, make_faces, render_faces,
-                                          sample_details, sample_factors)
+from stylegan_tutorial.data.faces import (
+    FACTORS,
+    cached_faces,
+    make_faces,
+    render_faces,
+    sample_details,
+    sample_factors,
+)
 
 
 def test_factors_are_deterministic_per_seed():

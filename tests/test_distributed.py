@@ -21,10 +21,11 @@ def worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
+    from stylegan_tutorial.configs import training_config
     from stylegan_tutorial.data.dataset import ImageDataset
-    from stylegan_tutorial.training import train, training_config
+    from stylegan_tutorial.training import train
 
-    cfg = training_config("cpu-tiny", network_overrides=dict(resolution=8, batch_sizes={4: 8, 8: 8}),
+    cfg = training_config("cpu-tiny", network_overrides=dict(resolution=8), batch_sizes={4: 8, 8: 8},
                           phase_kimg=0.032, total_kimg=0.048, tick_kimg=0.016)
     data = ImageDataset(torch.rand(40, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1)
     seen = []
@@ -66,6 +67,6 @@ def test_two_gloo_processes_keep_identical_weights(tmp_path):
     torch.manual_seed(0)
     from stylegan_tutorial.configs import get_config
     from stylegan_tutorial.generator import Generator
-    fresh = Generator(get_config("cpu-tiny", resolution=8, batch_sizes={4: 8, 8: 8})).state_dict()
+    fresh = Generator(get_config("cpu-tiny", resolution=8)).state_dict()
     assert fresh.keys() == r0["G"].keys()
     assert any(not torch.equal(fresh[k], r0["G"][k]) for k in fresh)

@@ -5,7 +5,11 @@ import types
 
 import pytest
 
-from stylegan_tutorial import cli, evaluate
+from stylegan_tutorial import cli, metrics
+from stylegan_tutorial.commands import evaluate
+from stylegan_tutorial.configs import get_config
+from stylegan_tutorial.generator import Generator
+from stylegan_tutorial.metrics import report
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
@@ -59,19 +63,15 @@ def test_pretrained_names_are_checked():
 
 def test_flatten_and_json_safety():
     nested = {"fd": 1.5, "ppl": {"w_full": 2.0, "z_end": 3.0}}
-    assert evaluate.flatten(nested) == {"fd": 1.5, "ppl.w_full": 2.0, "ppl.z_end": 3.0}
-    assert evaluate._json_safe({"a": float("nan"), "b": {"c": 1.0}}) == {"a": None, "b": {"c": 1.0}}
+    assert metrics.flatten(nested) == {"fd": 1.5, "ppl.w_full": 2.0, "ppl.z_end": 3.0}
+    assert metrics.json_safe({"a": float("nan"), "b": {"c": 1.0}}) == {"a": None, "b": {"c": 1.0}}
 
 
 def test_path_length_and_mixing_use_their_own_sample_sizes(monkeypatch):
-    from stylegan_tutorial import metrics
-    from stylegan_tutorial.configs import get_config
-    from stylegan_tutorial.generator import Generator
-
     asked = {}
-    monkeypatch.setattr(metrics, "path_length",
+    monkeypatch.setattr(report, "path_length",  # the names evaluate calls, in its own module
                         lambda G, s, p, n, **kw: asked.setdefault(f"ppl_{s}_{p}", n))
-    monkeypatch.setattr(metrics, "mixing_transfer_table",
+    monkeypatch.setattr(report, "mixing_transfer_table",
                         lambda G, oracle, n, **kw: asked.setdefault("mixing", n))
     G, oracle = Generator(get_config("cpu-tiny")), types.SimpleNamespace(features=None)
     metrics.evaluate(G, None, metrics=("ppl", "mixing"), n=40, n_ppl=7, n_mix=9, oracle=oracle,

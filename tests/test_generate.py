@@ -1,4 +1,4 @@
-"""Seeds, truncation, style mixing, and the train/generate/mix commands."""
+"""Seeds, samples, truncation, style mixing, and the train/generate/mix commands."""
 
 import numpy as np
 import pytest
@@ -7,18 +7,19 @@ from PIL import Image
 
 from stylegan_tutorial import checkpoint as ckpt
 from stylegan_tutorial import cli
+from stylegan_tutorial.commands._options import parse_seeds
 from stylegan_tutorial.configs import get_config
 from stylegan_tutorial.generate import (
-    generate_images,
-    load_generator,
-    parse_seeds,
-    style_layers,
-    style_mixing,
+    batch_sizes,
+    images_from_seeds,
+    sample_images,
     style_mixing_figure,
+    style_mixing_grid,
     z_from_seeds,
 )
 from stylegan_tutorial.generator import Generator
-
+from stylegan_tutorial.lod import parse_style_layers
+from stylegan_tutorial.shipped import load_generator
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
@@ -67,38 +68,57 @@ def small_generator():
 
 def test_psi_zero_collapses_every_seed_onto_w_avg():
     G = small_generator()
-    img = generate_images(G, [1, 2, 3], psi=0.0)  # all layers truncated, fixed noise
+    img = images_from_seeds(G, [1, 2, 3], psi=0.0)  # all layers truncated, fixed noise
     assert img.shape == (3, 3, 16, 16)
     torch.testing.assert_close(img[0], img[1])
     torch.testing.assert_close(img[0], img[2])
-    assert not torch.allclose(generate_images(G, [1, 2], psi=1.0)[0], generate_images(G, [2], psi=1.0)[0])
+    assert not torch.allclose(images_from_seeds(G, [1, 2], psi=1.0)[0], images_from_seeds(G, [2], psi=1.0)[0])
+
+
+def test_sample_images_is_repeatable_and_leaves_the_global_rng_alone():
+    torch.manual_seed(0)
+    G = Generator(get_config("cpu-tiny")).eval()
+    torch.manual_seed(7)
+    expected_next = torch.rand(1)
+    torch.manual_seed(7)
+    first = sample_images(G, 4, seed=3)
+    assert torch.equal(torch.rand(1), expected_next)
+    assert torch.equal(sample_images(G, 4, seed=3), first)
+    assert first.shape == (4, 3, 32, 32)
+
+
+def test_batch_sizes_cover_every_item():
+    assert batch_sizes(5, 2) == [2, 2, 1] and batch_sizes(4, 64) == [4]
+    with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
+        batch_sizes(0, 2)
 
 
 def test_style_mixing_cells_by_construction():
     G = small_generator()  # 6 layers at 16²
     rows, cols = [1, 2], [5, 6, 7]
-    a = generate_images(G, cols)  # sources A
-    b = generate_images(G, rows)  # sources B
-    every = style_mixing(G, rows, cols, range(0, 6))  # all styles from B: the B image
+    a = images_from_seeds(G, cols)  # sources A
+    b = images_from_seeds(G, rows)  # sources B
+    every = style_mixing_grid(G, rows, cols, range(0, 6))  # all styles from B: the B image
     assert every.shape == (2, 3, 3, 16, 16)
     for i in range(2):
         for j in range(3):
             torch.testing.assert_close(every[i, j], b[i], atol=1e-4, rtol=1e-4)  # batch sizes differ
-    mixed = style_mixing(G, rows, cols, style_layers("coarse", 6))  # layers 0-3 from B
+    mixed = style_mixing_grid(G, rows, cols, parse_style_layers("coarse", 16))  # layers 0-1 from B
     assert not torch.allclose(mixed[0, 0], a[0]) and not torch.allclose(mixed[0, 0], b[0])
 
 
 def test_style_layers():
-    assert style_layers("coarse", 14) == range(0, 4)
-    assert style_layers("middle", 14) == range(4, 8)
-    assert style_layers("fine", 14) == range(8, 14)
-    assert style_layers("2-5", 14) == range(2, 6)
-    with pytest.raises(ValueError, match="selects no layer"):
-        style_layers("fine", 6)
+    assert parse_style_layers("coarse", 256) == range(0, 4)  # 14 layers
+    assert parse_style_layers("middle", 256) == range(4, 8)
+    assert parse_style_layers("fine", 256) == range(8, 14)
+    assert parse_style_layers("2-5", 256) == range(2, 6)
+    # one definition with the mixing table: a small generator shrinks the middle, so every
+    # named range selects layers (at 16², 6 layers: fine is 16², layers 4-5)
+    assert parse_style_layers("fine", 16) == range(4, 6)
     with pytest.raises(ValueError, match="within layers 0-5"):
-        style_layers("3-9", 6)
+        parse_style_layers("3-9", 16)
     with pytest.raises(ValueError, match="coarse, middle, fine"):
-        style_layers("loud", 6)
+        parse_style_layers("loud", 16)
 
 
 def test_figure_layout():
@@ -130,10 +150,10 @@ def test_mix_command(run_dir, tmp_path):
     assert cli.main(["mix", "--checkpoint", str(run_dir), "--rows", "1,2", "--cols", "3-5",
                      "--styles", "coarse", "6-7", "--out", str(out)]) == 0
     assert np.asarray(Image.open(out)).shape == (5 * 33 + 1, 4 * 33 + 1, 3)
-    # by default, the named groups the 32² generator has: coarse and middle
+    # by default coarse, middle and fine: at 32² layers 0-3, 4-5 and 6-7
     assert cli.main(["mix", "--checkpoint", str(run_dir), "--rows", "1", "--cols", "3",
                      "--out", str(out)]) == 0
-    assert np.asarray(Image.open(out)).shape == (3 * 33 + 1, 2 * 33 + 1, 3)
+    assert np.asarray(Image.open(out)).shape == (4 * 33 + 1, 2 * 33 + 1, 3)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from stylegan_tutorial.images import downsample_2x, upsample_2x
 from stylegan_tutorial.layers import (
     Blur,
     EqualizedConv2d,
@@ -15,12 +16,10 @@ from stylegan_tutorial.layers import (
     adain,
     apply_style,
     blur_kernel,
-    downsample_avg,
     equalized_scale,
     instance_norm,
     minibatch_stddev,
     pixel_norm,
-    upsample_nearest,
 )
 
 
@@ -109,10 +108,10 @@ def test_blur_of_an_impulse_is_the_kernel_and_constants_survive_inside():
 
 def test_upsample_and_downsample_by_hand():
     x = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).view(1, 1, 2, 2)
-    up = upsample_nearest(x)
+    up = upsample_2x(x)
     assert up[0, 0].tolist() == [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]
-    torch.testing.assert_close(downsample_avg(up), x)
-    assert downsample_avg(x).item() == pytest.approx(2.5)
+    torch.testing.assert_close(downsample_2x(up), x)
+    assert downsample_2x(x).item() == pytest.approx(2.5)
 
 
 # ---- normalisations and styles --------------------------------------------------------------

@@ -60,7 +60,8 @@ def test_saturating_loss_value_and_gradient():
 def test_nonsaturating_loss_value_and_gradient():
     expected_value = sum(-math.log(sigmoid(l)) for l in LOGITS.tolist()) / len(LOGITS)
     assert losses.g_nonsaturating_loss(LOGITS).item() == pytest.approx(expected_value, rel=1e-10)
-    expected_grad = torch.tensor([-(1 - sigmoid(l)) for l in LOGITS.tolist()], dtype=torch.float64) / len(LOGITS)
+    expected_grad = torch.tensor([-(1 - sigmoid(l)) for l in LOGITS.tolist()],
+                                 dtype=torch.float64) / len(LOGITS)
     torch.testing.assert_close(grad_of(losses.g_nonsaturating_loss, LOGITS), expected_grad)
 
 

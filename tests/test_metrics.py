@@ -15,8 +15,8 @@ from stylegan_tutorial import metrics as M
 from stylegan_tutorial.configs import get_config
 from stylegan_tutorial.data.faces import FACTORS, make_faces
 from stylegan_tutorial.generator import Generator
+from stylegan_tutorial.lod import style_ranges
 from stylegan_tutorial.oracle import Oracle
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
@@ -296,18 +296,13 @@ def test_separability_keeps_the_confident_half():
 
 # ---- Mixing table and generator-level helpers ---------------------------------------------------
 
-def test_default_crossovers_follow_the_paper():
-    assert M.default_crossovers(1024) == {"coarse": (0, 4), "middle": (4, 8), "fine": (8, 18)}
-    assert M.default_crossovers(32) == {"coarse": (0, 4), "middle": (4, 6), "fine": (6, 8)}
-    assert M.default_crossovers(16) == {"coarse": (0, 2), "middle": (2, 4), "fine": (4, 6)}
+def test_the_default_ranges_of_the_mixing_table_follow_the_paper():
+    # the table's default is lod.style_ranges at the generator's resolution
+    assert style_ranges(1024) == {"coarse": range(0, 4), "middle": range(4, 8), "fine": range(8, 18)}
+    assert style_ranges(32) == {"coarse": range(0, 4), "middle": range(4, 6), "fine": range(6, 8)}
+    assert style_ranges(16) == {"coarse": range(0, 2), "middle": range(2, 4), "fine": range(4, 6)}
     with pytest.raises(ValueError, match="resolution"):
-        M.default_crossovers(8)
-
-
-def test_mix_range_takes_b_only_inside_the_range():
-    a, b = torch.zeros(2, 6, 3), torch.ones(2, 6, 3)
-    mixed = M.mix_range(a, b, 2, 4)
-    assert mixed[:, :, 0].tolist() == [[0, 0, 1, 1, 0, 0]] * 2
+        style_ranges(4)
 
 
 @pytest.fixture(scope="module")
@@ -338,7 +333,7 @@ class PixelOracle:
 
 
 def test_mixing_table_where_b_supplies_every_layer_follows_b(tiny_g):
-    ranges = {"all": (0, tiny_g.num_layers), "coarse": (0, 4)}
+    ranges = {"all": range(0, tiny_g.num_layers), "coarse": range(0, 4)}
     table = M.mixing_transfer_table(tiny_g, PixelOracle(), ranges, n=24, batch_size=24)
     assert set(table) == {"all", "coarse"} and set(table["all"]) == set(FACTORS)
     for f, spec in FACTORS.items():
@@ -349,18 +344,8 @@ def test_mixing_table_where_b_supplies_every_layer_follows_b(tiny_g):
             assert table["coarse"][f]["A"] + table["coarse"][f]["B"] == pytest.approx(1.0)
     md = M.transfer_table_markdown(table)
     assert "| `glasses` | 1.00 |" in md
-    with pytest.raises(ValueError, match="crossovers"):
-        M.mixing_transfer_table(tiny_g, PixelOracle(), {"bad": (3, 3)}, n=2)
-
-
-def test_generate_is_repeatable_and_leaves_the_global_rng_alone(tiny_g):
-    torch.manual_seed(7)
-    expected_next = torch.rand(1)
-    torch.manual_seed(7)
-    first = M.generate(tiny_g, 4, seed=3)
-    assert torch.equal(torch.rand(1), expected_next)
-    assert torch.equal(M.generate(tiny_g, 4, seed=3), first)
-    assert first.shape == (4, 3, 32, 32)
+    with pytest.raises(ValueError, match=r"layer_ranges\['bad'\]"):
+        M.mixing_transfer_table(tiny_g, PixelOracle(), {"bad": range(3, 3)}, n=2)
 
 
 def test_path_length_on_a_real_generator_is_positive_and_w_ends_need_no_t(tiny_g, random_oracle):

@@ -8,8 +8,9 @@ import torch.nn.functional as F
 
 from stylegan_tutorial.configs import get_config
 from stylegan_tutorial.discriminator import Discriminator
-from stylegan_tutorial.generator import Generator, lod_to_resolution, resolution_to_lod
+from stylegan_tutorial.generator import Generator
 from stylegan_tutorial.layers import instance_norm
+from stylegan_tutorial.lod import lod_to_resolution, resolution_to_lod, style_ranges
 from stylegan_tutorial.mapping import MappingNetwork
 
 
@@ -210,14 +211,24 @@ def test_forward_with_psi_zero_renders_w_avg_for_every_z():
 def test_mixing_takes_w1_before_the_crossover_and_w2_from_it_on():
     _, G, _ = tiny()
     w1, w2 = torch.randn(3, G.w_dim), torch.randn(3, G.w_dim)
-    ws = G.mix(w1, w2, crossover=2)
+    ws = G.mix(w1, w2, 2)  # an int is a crossover: layers 2, 3, ... from w2
     assert ws.shape == (3, G.num_layers, G.w_dim)
     for i in range(G.num_layers):
         assert torch.equal(ws[:, i], w1 if i < 2 else w2)
+    assert torch.equal(G.mix(w1, w2, range(2, G.num_layers)), ws)  # the same as its range
     # and it reaches the image: the crossover changes the output
     img_a = G.synthesis(G.mix(w1, w2, 2), noise_mode="fixed")
     img_b = G.synthesis(G.mix(w1, w2, 5), noise_mode="fixed")
     assert not torch.allclose(img_a, img_b)
+
+
+def test_mixing_a_range_takes_b_only_inside_the_range():
+    _, G, _ = tiny()  # 8 layers
+    a, b = torch.zeros(2, G.num_layers, G.w_dim), torch.ones(2, G.num_layers, G.w_dim)
+    mixed = G.mix(a, b, range(2, 4))
+    assert mixed[:, :, 0].tolist() == [[0, 0, 1, 1, 0, 0, 0, 0]] * 2
+    fine = G.mix(a, b, style_ranges(32)["fine"])  # layers 6-7 at 32²
+    assert fine[:, :, 0].tolist() == [[0, 0, 0, 0, 0, 0, 1, 1]] * 2
 
 
 def test_mixing_regularization_probability_and_crossover_range():
@@ -317,13 +328,18 @@ def test_bad_generator_inputs_are_value_errors():
         G.mix(w, w, 6, resolution=16)
     with pytest.raises(ValueError, match=r"crossover must be an integer in \[1, 8\) .* got 0"):
         G.mix(w, w, 0)
+    with pytest.raises(ValueError, match=r"non-empty range of layer indices within 0-7, got range\(6, 9\)"):
+        G.mix(w, w, range(6, 9))
+    with pytest.raises(ValueError, match=r"within 0-5, got range\(3, 3\)"):
+        G.mix(w, w, range(3, 3), resolution=16)
     with pytest.raises(ValueError, match=r"psi must be a finite number, got nan"):
         G.truncate(w, float("nan"))
     with pytest.raises(ValueError, match=r"psi must be a finite number, got inf"):
         G(torch.randn(2, 64), psi=float("inf"))
     with pytest.raises(ValueError, match=r"ws must have shape \[N, 8, 64\] .*got \(2, 7, 64\)"):
         G.synthesis(torch.randn(2, 7, 64))
-    with pytest.raises(ValueError, match=r"w must have shape \[N, 64\] \(mapping outputs\), got \(2, 8, 64\)"):
+    with pytest.raises(ValueError,
+                       match=r"w must have shape \[N, 64\] \(mapping outputs\), got \(2, 8, 64\)"):
         G.update_w_avg(G.broadcast(w))
     with pytest.raises(ValueError, match=r"z must have shape \[N, 64\], got \(2, 3\)"):
         G(torch.randn(2, 3))

@@ -12,7 +12,14 @@ import torch
 import torch.nn.functional as F
 
 from stylegan_tutorial import oracle as O
+from stylegan_tutorial import shipped as S
 from stylegan_tutorial.data.faces import FACTORS, make_faces, sample_factors
+from stylegan_tutorial.files import sha256_of
+
+# The oracle's files, as stylegan_tutorial.shipped registers them (the fixture `shipped` is the model).
+MANIFEST = S.manifest_path(O.NAME)
+WEIGHTS_NAME = S.weights_path(O.NAME).name
+MANIFEST_NAME = MANIFEST.name
 
 # Held-out floors for the shipped oracle on fresh faces (seed 123, never seen in training):
 # categorical accuracy and continuous R². The measured values are in benchmarks/oracle.md.
@@ -48,7 +55,7 @@ def test_decoding_the_ideal_head_output_recovers_the_factors():
         else:
             out[:, sl] = targets[name].view(64, -1)
     pred = O.decode(out, layout)
-    for name, f in FACTORS.items():
+    for name in FACTORS:
         truth = torch.as_tensor(factors[name]).double()
         if name in O.CIRCULAR:
             assert O.circular_difference(pred[name].double(), truth).abs().max() < 1e-5
@@ -101,10 +108,10 @@ def shipped():
 
 
 def test_shipped_weights_match_their_manifest(shipped):
-    manifest = json.loads((O.PRETRAINED_DIR / O.MANIFEST_NAME).read_text())
-    weights = O.PRETRAINED_DIR / manifest["file"]
+    manifest = json.loads(MANIFEST.read_text())
+    weights = S.PRETRAINED_DIR / manifest["file"]
     assert weights.stat().st_size < 2_000_000
-    assert O.sha256_of(weights) == manifest["sha256"]
+    assert sha256_of(weights) == manifest["sha256"]
     for key in ("command", "seed", "held_out", "wall_time_s", "machine"):
         assert key in manifest
     assert set(manifest["held_out"]) == set(FACTORS)
@@ -124,24 +131,24 @@ def test_shipped_oracle_reads_fresh_faces_above_the_floors(shipped):
 
 
 def test_a_damaged_weight_file_is_refused_with_both_hashes(tmp_path):
-    for name in (O.WEIGHTS_NAME, O.MANIFEST_NAME):
-        shutil.copy(O.PRETRAINED_DIR / name, tmp_path / name)
-    expected = json.loads((tmp_path / O.MANIFEST_NAME).read_text())["sha256"]
-    data = bytearray((tmp_path / O.WEIGHTS_NAME).read_bytes())
+    for name in (WEIGHTS_NAME, MANIFEST_NAME):
+        shutil.copy(S.PRETRAINED_DIR / name, tmp_path / name)
+    expected = json.loads((tmp_path / MANIFEST_NAME).read_text())["sha256"]
+    data = bytearray((tmp_path / WEIGHTS_NAME).read_bytes())
     data[-1] ^= 0xFF
-    (tmp_path / O.WEIGHTS_NAME).write_bytes(bytes(data))
+    (tmp_path / WEIGHTS_NAME).write_bytes(bytes(data))
     with pytest.raises(ValueError) as info:
         O.load_oracle(tmp_path)
     message = str(info.value)
-    assert O.WEIGHTS_NAME in message and expected in message
-    assert O.sha256_of(tmp_path / O.WEIGHTS_NAME) in message
+    assert WEIGHTS_NAME in message and expected in message
+    assert sha256_of(tmp_path / WEIGHTS_NAME) in message
 
 
 def test_missing_files_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="manifest"):
         O.load_oracle(tmp_path)
-    shutil.copy(O.PRETRAINED_DIR / O.MANIFEST_NAME, tmp_path / O.MANIFEST_NAME)
-    with pytest.raises(FileNotFoundError, match=O.WEIGHTS_NAME):
+    shutil.copy(S.PRETRAINED_DIR / MANIFEST_NAME, tmp_path / MANIFEST_NAME)
+    with pytest.raises(FileNotFoundError, match=WEIGHTS_NAME):
         O.load_oracle(tmp_path)
 
 
@@ -149,7 +156,7 @@ def test_missing_files_are_named(tmp_path):
 def test_train_oracle_writes_weights_that_load(tmp_path):
     manifest = O.train_oracle(tmp_path, seed=3, n_train=256, n_test=64, epochs=1,
                               batch_size=64, share64=0.25, progress=False)
-    assert manifest["sha256"] == O.sha256_of(tmp_path / O.WEIGHTS_NAME)
+    assert manifest["sha256"] == sha256_of(tmp_path / WEIGHTS_NAME)
     assert manifest["n_train"] == 256 and set(manifest["held_out"]) == set(FACTORS)
     assert set(manifest["held_out_64"]) == set(FACTORS)
     model = O.load_oracle(tmp_path)

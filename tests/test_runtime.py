@@ -8,10 +8,9 @@ from stylegan_tutorial.runtime import one_thread, pick_device, seed_everything
 
 def test_one_thread_restores_the_setting_even_after_an_error():
     before = torch.get_num_threads()
-    with pytest.raises(RuntimeError, match="inside"):
-        with one_thread():
-            assert torch.get_num_threads() == 1
-            raise RuntimeError("inside")
+    with pytest.raises(RuntimeError, match="inside"), one_thread():
+        assert torch.get_num_threads() == 1
+        raise RuntimeError("inside")
     assert torch.get_num_threads() == before
 
 

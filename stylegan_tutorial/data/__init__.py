@@ -6,6 +6,7 @@
   (the ``stylegan-tutorial prepare-data`` command).
 - :mod:`~stylegan_tutorial.data.download`: fetch an archive by URL with a checksum (Colab).
 - :mod:`~stylegan_tutorial.data.dataset`: one interface over all of them, :func:`open_dataset`.
+- :mod:`~stylegan_tutorial.data.sampler`: the seeded, resumable order in which training sees them.
 
 Importing this package is cheap: the names below load their module (and torch) on first use.
 """
@@ -17,7 +18,6 @@ import importlib
 _LAZY = {
     "open_dataset": "dataset",
     "ImageDataset": "dataset",
-    "downsample": "dataset",
     "FACTORS": "faces",
     "sample_factors": "faces",
     "sample_details": "faces",

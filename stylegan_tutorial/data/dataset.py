@@ -3,8 +3,8 @@
 Whatever the source (generated faces, digits, a prepared folder of photographs), a dataset here
 hands out float images in [-1, 1] shaped ``[N, C, H, W]``. Progressive growing trains at 4², 8²,
 16², … before the final resolution; like the paper's code, lower resolutions are made from the
-stored images by averaging 2×2 blocks, repeatedly (:func:`downsample`), so every resolution
-shows the same images.
+stored images by averaging 2×2 blocks, repeatedly
+(:func:`~stylegan_tutorial.images.downsample_to`), so every resolution shows the same images.
 
 Open one with :func:`open_dataset` and a spec string::
 
@@ -21,45 +21,33 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from stylegan_tutorial.data import faces
+from stylegan_tutorial.data.digits import DIGIT_RESOLUTIONS, load_digits_tensor
+from stylegan_tutorial.images import downsample_to
+from stylegan_tutorial.lod import MIN_RESOLUTION, check_resolution
+
 DEFAULT_FACES = 50_000
-
-
-def check_power_of_two(resolution, name: str = "resolution", low: int = 4, high: int = 1024) -> int:
-    """Return ``resolution`` if it is a power of two in ``[low, high]``, else raise ValueError."""
-    ok = (isinstance(resolution, (int, np.integer)) and not isinstance(resolution, bool)
-          and low <= resolution <= high and resolution & (resolution - 1) == 0)
-    if not ok:
-        raise ValueError(f"{name} must be a power of two from {low} to {high}, got {resolution!r}")
-    return int(resolution)
-
-
-def downsample(images: torch.Tensor, resolution: int) -> torch.Tensor:
-    """Average 2×2 blocks until ``images [N, C, H, H]`` are ``[N, C, r, r]`` (r = ``resolution``).
-
-    This is how the paper's code makes the lower levels of detail it trains on while growing.
-    """
-    size = images.shape[-1]
-    ratio = size // resolution if isinstance(resolution, int) and 0 < resolution <= size else 0
-    if ratio == 0 or ratio * resolution != size or ratio & (ratio - 1):
-        raise ValueError(f"resolution must be the image size {size} divided by a power of two, "
-                         f"got {resolution!r}")
-    while images.shape[-1] > resolution:
-        images = F.avg_pool2d(images, 2)  # [N, C, H, W] -> [N, C, H/2, W/2]
-    return images
+MAX_RESOLUTION = 1024  # the largest level of detail a dataset serves (the paper's)
 
 
 class ImageDataset(Dataset):
-    """Images stored at ``stored`` resolution, served at ``resolution`` in [-1, 1].
+    """Images stored at one resolution, served at ``resolution`` in [-1, 1] (chapters 1 and 10).
 
-    ``images`` is either a uint8 array ``[N, H, W, C]`` (possibly memory-mapped, as written by
-    prepare-data and the faces cache) or a float tensor ``[N, C, H, W]`` already in [-1, 1].
-    With ``mirror=True`` the dataset is twice as long: item ``N + i`` is item ``i`` flipped left
-    to right, so shuffling it flips each image with probability 1/2 (the paper's mirror
-    augmentation). ``labels`` (digit classes, face factors…) ride along for the chapters;
-    ``identity`` says where the images came from, for checkpoints to record.
+    Args:
+        images:     a uint8 array ``[N, H, W, C]`` with C 1 or 3 (possibly memory-mapped, as
+                    written by prepare-data and the faces cache), or a float tensor
+                    ``[N, C, H, W]`` already in [-1, 1]; its size is the stored resolution.
+        resolution: the size served, a power of two no larger than the stored images (None:
+                    the stored size).
+        mirror:     make the dataset twice as long: item ``N + i`` is item ``i`` flipped left to
+                    right, so shuffling it flips each image with probability 1/2 (the paper's
+                    mirror augmentation).
+        labels:     anything that rides along for the chapters: digit classes ``[N]``, face
+                    factors (None: no labels).
+        identity:   where the images came from, for checkpoints to record (None: nothing but
+                    the resolution, count and mirror flag that are always added).
     """
 
     def __init__(self, images, resolution: int | None = None, mirror: bool = False,
@@ -86,7 +74,7 @@ class ImageDataset(Dataset):
 
     def _check(self, resolution) -> int:
         """A served resolution must be a power of two no larger than the stored images."""
-        resolution = check_power_of_two(resolution, high=max(self.stored_resolution, 4))
+        resolution = check_resolution(resolution, maximum=max(self.stored_resolution, MIN_RESOLUTION))
         if resolution > self.stored_resolution:
             raise ValueError(f"resolution {resolution} is above the stored images' "
                              f"{self.stored_resolution}")
@@ -94,6 +82,7 @@ class ImageDataset(Dataset):
 
     @property
     def channels(self) -> int:
+        """C: 3 for RGB images, 1 for grey ones (chapter 1)."""
         return self.images.shape[-1] if self._uint8 else self.images.shape[1]
 
     def __len__(self) -> int:
@@ -104,7 +93,10 @@ class ImageDataset(Dataset):
         return self.batch([index])[0]
 
     def batch(self, indices, resolution: int | None = None) -> torch.Tensor:
-        """The images at ``indices`` as ``[B, C, r, r]`` in [-1, 1], r = ``resolution`` or ours.
+        """The images at ``indices`` as ``[B, C, r, r]`` in [-1, 1] (chapter 10).
+
+        ``indices`` are B item numbers in ``[0, len)`` (negative ones count from the end);
+        ``r`` is ``resolution``, or the dataset's own when None.
 
         One vectorised read and conversion per call: the fast path for a training loop.
         """
@@ -121,7 +113,7 @@ class ImageDataset(Dataset):
             if flip.any():
                 f = torch.from_numpy(flip)
                 x[f] = x[f].flip(-1)
-            return downsample(x, r)  # [B, C, r, r]
+            return downsample_to(x, r)  # [B, C, r, r]
         # uint8 storage: gather, pool and scale in numpy (single-threaded, no torch thread pool
         # to wait on for a small batch). Sums of integers and quarters of them are exact in
         # float32, so this equals 2×2 average pooling done on the [-1, 1] values up to rounding.
@@ -135,18 +127,67 @@ class ImageDataset(Dataset):
         x[flip] = x[flip][..., ::-1]
         return torch.from_numpy(np.ascontiguousarray(x) / 127.5 - 1.0)  # [B, C, r, r] in [-1, 1]
 
-    def at_resolution(self, resolution: int) -> "ImageDataset":
-        """The same images served at a lower ``resolution`` (2×2 averages), sharing storage."""
+    def at_resolution(self, resolution: int) -> ImageDataset:
+        """The same images served at a lower ``resolution`` (2×2 averages), sharing storage (chapter 4)."""
         return ImageDataset(self.images, resolution, self.mirror, self.labels,
                             {k: v for k, v in self.identity.items()
                              if k not in ("resolution", "count", "mirror")})
 
     def all(self, resolution: int | None = None) -> torch.Tensor:
-        """Every image as one tensor ``[len, C, r, r]`` (mirrored copies included)."""
+        """Every image as one tensor ``[len, C, r, r]``, mirrored copies included (chapter 1).
+
+        ``r`` is ``resolution``, or the dataset's own when None.
+        """
         return self.batch(np.arange(len(self)), resolution)
 
     def __repr__(self) -> str:
         return f"ImageDataset({self.identity})"
+
+
+class DeviceDataset:
+    """A dataset's images held on a device, batches drawn there: the ``data_on_device`` switch (chapter 10).
+
+    Reading a batch from a memory map and copying it to a GPU each step costs more than the
+    step itself for a small network; 50,000 faces at 64² are 614 MB as uint8, a fraction of a
+    GPU's memory. Same indices, the same mirror rule and the same 2×2 averages as
+    :meth:`ImageDataset.batch` (equal up to float rounding), computed on the device.
+
+    Args:
+        dataset: the dataset to copy (its images are read once, in full).
+        device:  where to hold them.
+    """
+
+    def __init__(self, dataset: ImageDataset, device: torch.device):
+        self.source = dataset
+        images = dataset.images
+        if dataset._uint8:  # [N, H, W, C] uint8 -> [N, C, H, W] uint8
+            images = torch.from_numpy(np.array(images)).permute(0, 3, 1, 2)  # a writable copy
+        self.images = images.to(device).contiguous()
+        self.scale = dataset._uint8  # uint8 values need mapping to [-1, 1]
+        self.device = torch.device(device)
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    @property
+    def identity(self) -> dict:
+        """The source dataset's identity, for checkpoints to record (chapter 10)."""
+        return self.source.identity
+
+    def batch(self, indices, resolution: int | None = None) -> torch.Tensor:
+        """The images at ``indices`` as ``[B, C, r, r]`` in [-1, 1], on the device (chapter 10).
+
+        As :meth:`ImageDataset.batch`: ``r`` is ``resolution``, or the dataset's own when None.
+        """
+        r = self.source.resolution if resolution is None else self.source._check(resolution)
+        idx = torch.as_tensor(np.asarray(indices, dtype=np.int64) % len(self), device=self.device)
+        n = self.images.shape[0]
+        x = self.images[idx % n].float()  # [B, C, S, S]
+        if self.scale:
+            x = x / 127.5 - 1.0
+        flip = (idx >= n).view(-1, 1, 1, 1)
+        x = torch.where(flip, x.flip(-1), x)  # mirrored copies
+        return downsample_to(x, r)  # [B, C, r, r]
 
 
 def _parse_options(text: str, allowed: dict) -> dict:
@@ -167,7 +208,6 @@ def _parse_options(text: str, allowed: dict) -> dict:
 
 
 def _open_faces(options: str, resolution: int, mirror: bool, cache_dir) -> ImageDataset:
-    from stylegan_tutorial.data import faces
 
     opts = _parse_options(options, {"n": int, "seed": int, "withhold": str})
     n, seed = opts.get("n", DEFAULT_FACES), opts.get("seed", 0)
@@ -187,7 +227,6 @@ def _open_faces(options: str, resolution: int, mirror: bool, cache_dir) -> Image
 
 
 def _open_digits(options: str, resolution: int, mirror: bool) -> ImageDataset:
-    from stylegan_tutorial.data.digits import DIGIT_RESOLUTIONS, load_digits_tensor
 
     _parse_options(options, {})
     if resolution > max(DIGIT_RESOLUTIONS):
@@ -198,7 +237,14 @@ def _open_digits(options: str, resolution: int, mirror: bool) -> ImageDataset:
 
 
 def open_prepared(path, resolution: int | None = None, mirror: bool = False) -> ImageDataset:
-    """A ``.npy`` written by prepare-data, memory-mapped; its JSON manifest, if present, is read."""
+    """A ``.npy`` written by prepare-data, memory-mapped (the instructor's guide).
+
+    Args:
+        path:       the ``.npy`` file, or its ``.json`` manifest beside it; the manifest's
+                    sha256, if there is one, goes into the dataset's identity.
+        resolution: the size served, no larger than the stored images (None: the stored size).
+        mirror:     add left-right mirrored copies (:class:`ImageDataset`).
+    """
     path = Path(path)
     if path.suffix == ".json":
         path = path.with_suffix(".npy")
@@ -220,13 +266,22 @@ def open_prepared(path, resolution: int | None = None, mirror: bool = False) -> 
 
 def open_dataset(spec: str = "faces", resolution: int = 32, *, mirror: bool = False,
                  cache_dir=None) -> ImageDataset:
-    """Open the dataset named by ``spec`` at ``resolution`` (a power of two, 4 to 1024).
+    """Open the dataset named by ``spec`` at ``resolution`` (chapter 1).
 
-    ``spec`` is one of: ``faces`` or ``faces:n=…,seed=…,withhold=a+b`` (generated faces,
-    cached on disk; conditions as in :data:`faces.CONDITIONS`), ``digits``, or the path of a
-    ``.npy`` written by ``stylegan-tutorial prepare-data`` (or its ``.json`` manifest).
+    Args:
+        spec:       ``faces`` or ``faces:n=…,seed=…,withhold=a+b`` (generated faces, cached on
+                    disk; conditions as in :data:`faces.CONDITIONS`), ``digits``, or the path
+                    of a ``.npy`` written by ``stylegan-tutorial prepare-data`` (or its
+                    ``.json`` manifest).
+        resolution: the size served, a power of two from 4 to 1024 (and no larger than the
+                    source's).
+        mirror:     add left-right mirrored copies (:class:`ImageDataset`).
+        cache_dir:  where generated faces are cached (None:
+                    :func:`~stylegan_tutorial.data.faces.default_cache_dir`).
+
+    Returns an :class:`ImageDataset` of images ``[C, resolution, resolution]`` in [-1, 1].
     """
-    resolution = check_power_of_two(resolution)
+    resolution = check_resolution(resolution, maximum=MAX_RESOLUTION)
     if not isinstance(spec, (str, Path)):
         raise ValueError(f"spec must be a string such as 'faces', 'digits' or a path, got {spec!r}")
     text = str(spec).strip()

@@ -14,8 +14,9 @@ DIGIT_RESOLUTIONS = (8, 16, 32)
 
 
 def load_digits_tensor(resolution: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-    """All 1,797 digits as ``images [N, 1, R, R]`` in [-1, 1] and ``labels [N]`` (0..9).
+    """All 1,797 digits as ``images [N, 1, R, R]`` in [-1, 1] and ``labels [N]`` (chapters 2, 3).
 
+    ``R`` is ``resolution``, one of 8, 16 and 32; labels are the digits 0..9.
     Upsampling from 8x8 is bilinear, which keeps strokes smooth instead of blocky.
     """
     if resolution not in DIGIT_RESOLUTIONS:
@@ -33,5 +34,8 @@ def load_digits_tensor(resolution: int = 16) -> tuple[torch.Tensor, torch.Tensor
 
 
 def digits_dataset(resolution: int = 16) -> TensorDataset:
-    """The digits as a ``TensorDataset`` of ``(image, label)`` pairs for a ``DataLoader``."""
+    """The digits as a ``TensorDataset`` of ``(image, label)`` pairs for a ``DataLoader`` (chapter 2).
+
+    Images are ``[1, R, R]`` in [-1, 1] with ``R = resolution`` (:func:`load_digits_tensor`).
+    """
     return TensorDataset(*load_digits_tensor(resolution))

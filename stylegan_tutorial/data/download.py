@@ -34,6 +34,9 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
+from stylegan_tutorial.data.faces import default_cache_dir
+from stylegan_tutorial.data.prepare import prepare_images
+
 HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<!--", b"<body")
 
 
@@ -42,12 +45,15 @@ class _HTMLPage(Exception):
 
 
 def looks_like_html(head: bytes) -> bool:
-    """Whether the first bytes of a file are an HTML page rather than an archive or image."""
+    """Whether a file's first bytes ``head`` are an HTML page, not an archive (the instructor's guide)."""
     return head.lstrip().lower().startswith(HTML_MARKERS)
 
 
 class SniffingDownloader:
-    """pooch's HTTP downloader, then a look at the first bytes: HTML is refused."""
+    """pooch's HTTP downloader, then a look at the first bytes: HTML is refused (the instructor's guide).
+
+    ``progressbar`` shows pooch's progress bar; ``timeout`` is in seconds per request.
+    """
 
     def __init__(self, progressbar: bool = True, timeout: float = 60.0):
         import pooch
@@ -77,7 +83,18 @@ def _archive_kind(name: str) -> str | None:
 def fetch_archive(url: str, known_hash: str | None, *, fname: str | None = None,
                   cache_dir=None, extract: bool = False, retries: int = 2,
                   progress: bool = True) -> Path:
-    """Download ``url`` into the cache (once), verify its sha256, and optionally extract it.
+    """Download ``url`` into the cache once, check its sha256, maybe extract it (the instructor's guide).
+
+    Args:
+        url:        an http(s) or ftp address of the file itself (not a page about it).
+        known_hash: ``"sha256:<hex>"`` or the bare hex digest (None: not checked; only while
+                    finding out the hash).
+        fname:      the name in the cache (None: the last part of the URL's path).
+        cache_dir:  the cache folder (None: ``downloads`` in
+                    :func:`~stylegan_tutorial.data.faces.default_cache_dir`).
+        extract:    unpack a zip or tar archive into ``FNAME.extracted`` beside it.
+        retries:    extra attempts after a dropped connection, 0 to 10.
+        progress:   show a progress bar.
 
     Returns the downloaded file, or with ``extract=True`` the folder it was unpacked into.
     ``known_hash`` is ``"sha256:<hex>"`` or the bare hex digest. A wrong checksum or an HTML
@@ -96,8 +113,6 @@ def fetch_archive(url: str, known_hash: str | None, *, fname: str | None = None,
     if extract and kind is None:
         raise ValueError(f"extract=True needs a .zip or .tar(.gz/.bz2/.xz) file, got fname {fname!r}")
     if cache_dir is None:
-        from stylegan_tutorial.data.faces import default_cache_dir
-
         cache_dir = default_cache_dir() / "downloads"
     cache_dir = Path(cache_dir).expanduser()
     fetcher = pooch.create(path=cache_dir, base_url="", registry={fname: known_hash},
@@ -125,8 +140,19 @@ def fetch_archive(url: str, known_hash: str | None, *, fname: str | None = None,
 
 def fetch_and_prepare(url: str, known_hash: str | None, out, resolution: int, *,
                       pad: bool = False, force: bool = False, cache_dir=None) -> dict:
-    """Download an archive of images and convert it with prepare-data; return the manifest."""
-    from stylegan_tutorial.data.prepare import prepare_images
+    """Download an archive of images and convert it with prepare-data (the instructor's guide).
+
+    Returns the manifest :func:`~stylegan_tutorial.data.prepare.prepare_images` writes.
+
+    Args:
+        url:        the archive's address; a tar is unpacked first, a zip read in place.
+        known_hash: its sha256, as :func:`fetch_archive` takes it (None: not checked).
+        out:        the ``.npy`` to write (:func:`~stylegan_tutorial.data.prepare.prepare_images`).
+        resolution: the images' size, a power of two from 4 to 1024.
+        pad:        pad each image to a square with black (False: crop the centre).
+        force:      overwrite an existing ``out``.
+        cache_dir:  where the download is kept (None: :func:`fetch_archive`'s default).
+    """
 
     archive = fetch_archive(url, known_hash, cache_dir=cache_dir,
                             extract=_archive_kind(url.split("?")[0]) == "tar")

@@ -24,14 +24,15 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Union
 
 import numpy as np
 import torch
 
+from stylegan_tutorial import lod
 from stylegan_tutorial.runtime import one_thread
 
 # Bump when the drawing or the sampling changes: it is part of the on-disk cache key.
@@ -41,7 +42,17 @@ MIN_RESOLUTION, MAX_RESOLUTION = 8, 256
 
 @dataclass(frozen=True)
 class Factor:
-    """One factor of variation: continuous (uniform on ``[low, high]``) or categorical."""
+    """One factor of variation: continuous (uniform on ``[low, high]``) or categorical (chapter 1).
+
+    Args:
+        kind:        ``"continuous"`` or ``"categorical"``.
+        description: what the factor means, in words (the book's table of factors).
+        low:         continuous only: the smallest value drawn.
+        high:        continuous only: the largest value drawn.
+        values:      categorical only: the categories' names; a stored value is an index here
+                     (empty for a continuous factor).
+        probs:       categorical only: how often each category is drawn, one per value.
+    """
 
     kind: str  # "continuous" or "categorical"
     description: str
@@ -85,11 +96,14 @@ CONDITIONS: dict[str, Callable[[dict], np.ndarray]] = {
     "frown": lambda f: f["mouth_curve"] < 0,
 }
 
-Withhold = Union[None, str, tuple, list, Callable[[dict], np.ndarray]]
+Withhold = None | str | tuple | list | Callable[[dict], np.ndarray]
 
 
 def describe_factors() -> str:
-    """:data:`FACTORS` as a Markdown table (name, kind, range or categories, meaning) for the book."""
+    """:data:`FACTORS` as a Markdown table for the book (chapter 1).
+
+    One row per factor: name, kind, range or categories (with their probabilities), meaning.
+    """
     rows = ["| factor | kind | range / categories (probability) | meaning |", "|---|---|---|---|"]
     for name, f in FACTORS.items():
         if f.kind == "continuous":
@@ -117,8 +131,9 @@ def _check_seed(seed) -> int:
 
 
 def withhold_names(withhold: Withhold) -> tuple[str, ...]:
-    """Normalise a withheld combination to sorted condition names (``"long hair"`` -> ``long_hair``).
+    """Normalise a withheld combination to sorted condition names (chapter 1).
 
+    ``"long hair"`` becomes ``long_hair``.
     Accepts ``None``, ``"glasses+long_hair"`` or ``("glasses", "long hair")``; the names are
     the keys of :data:`CONDITIONS`. A predicate has no name (see :func:`withheld_mask`).
     """
@@ -143,7 +158,12 @@ def withhold_names(withhold: Withhold) -> tuple[str, ...]:
 
 
 def withheld_mask(factors: dict, withhold: Withhold) -> np.ndarray:
-    """Boolean ``[N]``: which faces show the withheld combination (all its conditions hold)."""
+    """Boolean ``[N]``: which faces show the withheld combination, all its conditions (chapter 1).
+
+    ``factors`` is a dict ``name -> [N]`` as :func:`sample_factors` returns; ``withhold`` names
+    the combination as :func:`withhold_names` accepts, or is a predicate ``factors -> [N]``
+    bool (None: no face is withheld).
+    """
     n = len(factors["head_x"])
     if withhold is None:
         return np.zeros(n, dtype=bool)
@@ -177,7 +197,14 @@ def _draw_factors(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
 
 
 def sample_factors(n: int, seed: int = 0, withhold: Withhold = None) -> dict[str, np.ndarray]:
-    """Draw the factors of ``n`` faces, never showing the ``withhold`` combination.
+    """Draw the factors of ``n`` faces, never showing the ``withhold`` combination (chapter 1).
+
+    Args:
+        n:        how many faces, an integer >= 0.
+        seed:     seeds the draw; face ``i`` is the same for every ``n`` when nothing is
+                  withheld.
+        withhold: a combination of conditions no face may show, as :func:`withhold_names`
+                  accepts, or a predicate (None: every combination may appear).
 
     Faces that show the withheld combination are dropped and fresh ones drawn in their place
     (rejection sampling), so every other combination keeps its original relative frequency.
@@ -204,7 +231,7 @@ MAX_FRECKLES, TEXTURE_GRID = 10, 6
 
 
 def sample_details(n: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """The stochastic detail of ``n`` faces: the part of each image no factor describes.
+    """The stochastic detail of ``n`` faces: the part of each image no factor describes (chapter 1).
 
     ``freckle_xy [n, K, 2]`` positions on the cheeks (in head units), ``freckle_on [n, K]``,
     hair-strand frequency and phase ``[n]``, and a coarse random grid ``texture [n, G, G]``
@@ -400,24 +427,27 @@ def _draw(f: dict, det: dict, resolution: int) -> torch.Tensor:
     return cv.img.clamp_(0.0, 1.0).mul_(2.0).sub_(1.0)  # [B, 3, R, R] in [-1, 1]
 
 
-def check_resolution(resolution, low: int = MIN_RESOLUTION, high: int = MAX_RESOLUTION) -> int:
-    """Return ``resolution`` if it is a power of two in ``[low, high]``, else raise ValueError."""
-    ok = (isinstance(resolution, (int, np.integer)) and not isinstance(resolution, bool)
-          and low <= resolution <= high and resolution & (resolution - 1) == 0)
-    if not ok:
-        allowed = ", ".join(str(2 ** k) for k in range(int(math.log2(low)), int(math.log2(high)) + 1))
-        raise ValueError(f"resolution must be a power of two from {low} to {high} "
-                         f"({allowed}), got {resolution!r}")
-    return int(resolution)
+def check_resolution(resolution) -> int:
+    """Return ``resolution`` if it is a power of two from 8 to 256, else ValueError (chapter 1).
+
+    Faces are drawn at 8² to 256² (:func:`stylegan_tutorial.lod.check_resolution`).
+    """
+    return lod.check_resolution(resolution, minimum=MIN_RESOLUTION, maximum=MAX_RESOLUTION)
 
 
 def render_faces(factors: dict, resolution: int = 32, details: dict | None = None,
                  seed: int = 0, chunk: int | None = None,
                  workers: int | None = None) -> torch.Tensor:
-    """Draw the faces described by ``factors`` as float images ``[N, 3, R, R]`` in [-1, 1].
+    """Draw the faces described by ``factors`` as float images ``[N, 3, R, R]`` in [-1, 1] (chapter 1).
 
-    ``details`` is the stochastic detail from :func:`sample_details` (drawn from ``seed`` when
-    omitted), so you can change one factor and redraw the same faces with only that changed.
+    Args:
+        factors:    every factor of :data:`FACTORS`, ``name -> [N]`` (:func:`sample_factors`).
+        resolution: ``R``, a power of two from 8 to 256.
+        details:    the stochastic detail from :func:`sample_details` (None: drawn from
+                    ``seed``); keep it to redraw the same faces with one factor changed.
+        seed:       seeds the details when ``details`` is None.
+        chunk:      faces drawn at a time (None: 128 at 32², fewer when larger).
+        workers:    threads sharing the chunks (None: torch's thread count).
 
     Speed: faces are drawn ``chunk`` at a time (default: 128 at 32², fewer when larger) so each
     image plane stays in the CPU's cache, and
@@ -456,7 +486,17 @@ def render_faces(factors: dict, resolution: int = 32, details: dict | None = Non
 
 def make_faces(n: int, resolution: int = 32, seed: int = 0,
                withhold: Withhold = None) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
-    """``n`` faces as ``images [n, 3, R, R]`` in [-1, 1] with their ``factors`` (no caching)."""
+    """``n`` faces as ``images [n, 3, R, R]`` in [-1, 1] with their ``factors``, uncached (chapter 1).
+
+    Args:
+        n:          how many faces.
+        resolution: ``R``, a power of two from 8 to 256.
+        seed:       seeds the factors and the details.
+        withhold:   a combination no face may show, as :func:`sample_factors` accepts (None:
+                    none); a predicate works here, unlike in :func:`cached_faces`.
+
+    Returns ``(images, factors)``, the factors a dict ``name -> [n]``.
+    """
     factors = sample_factors(n, seed, withhold)
     return render_faces(factors, resolution, seed=seed), factors
 
@@ -466,13 +506,23 @@ def make_faces(n: int, resolution: int = 32, seed: int = 0,
 # --------------------------------------------------------------------------------------------
 
 def default_cache_dir() -> Path:
-    """``$STYLEGAN_TUTORIAL_CACHE`` if set, else ``~/.cache/stylegan-tutorial``."""
+    """``$STYLEGAN_TUTORIAL_CACHE`` if set, else ``~/.cache/stylegan-tutorial`` (chapter 1)."""
     env = os.environ.get("STYLEGAN_TUTORIAL_CACHE")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "stylegan-tutorial"
 
 
 def cache_key(n: int, resolution: int, seed: int, withhold: Withhold) -> str:
-    """A short hash of everything that determines the images, the generator version included."""
+    """A short hash of everything that determines the images, the generator version included (chapter 1).
+
+    Args:
+        n:          how many faces.
+        resolution: their size.
+        seed:       their seed.
+        withhold:   the withheld combination, by name (None: none; a predicate has no name
+                    and is a ValueError).
+
+    Returns 16 hex digits.
+    """
     spec = {"n": n, "resolution": resolution, "seed": seed,
             "withhold": list(withhold_names(withhold)), "version": GENERATOR_VERSION}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
@@ -486,7 +536,15 @@ def _to_uint8_hwc(images: torch.Tensor) -> np.ndarray:
 def cached_faces(n: int, resolution: int = 32, seed: int = 0, withhold: Withhold = None,
                  cache_dir: str | os.PathLike | None = None,
                  chunk: int = 1024) -> tuple[np.ndarray, dict[str, np.ndarray], Path]:
-    """``n`` faces as a read-only memory-mapped uint8 array ``[n, R, R, 3]``, built once on disk.
+    """``n`` faces as a read-only memory-mapped uint8 array ``[n, R, R, 3]``, built once on disk (chapter 1).
+
+    Args:
+        n:          how many faces, at least 1.
+        resolution: ``R``, a power of two from 8 to 256.
+        seed:       seeds the factors and the details.
+        withhold:   a combination no face may show, by name (None: none).
+        cache_dir:  the cache folder (None: :func:`default_cache_dir`).
+        chunk:      faces rendered at a time while building the file.
 
     The file name is :func:`cache_key` of (n, resolution, seed, withhold, generator version), so
     a changed request or a changed generator never reuses stale images. Files are written under a

@@ -22,7 +22,6 @@ option of the dataset (``open_dataset(..., mirror=True)``).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -32,22 +31,19 @@ from pathlib import Path
 
 import numpy as np
 
+from stylegan_tutorial.files import sha256_of
+from stylegan_tutorial.lod import check_resolution
+from stylegan_tutorial.progress import tqdm
+
 MANIFEST_FORMAT = "stylegan-tutorial prepared images"
 SHOW_SKIPPED = 5  # how many skipped names the summary prints
 
 
-def check_resolution(resolution) -> int:
-    """A prepared resolution must be a power of two from 4 to 1024."""
-    ok = (isinstance(resolution, int) and not isinstance(resolution, bool)
-          and 4 <= resolution <= 1024 and resolution & (resolution - 1) == 0)
-    if not ok:
-        raise ValueError(f"resolution must be a power of two from 4 to 1024, got {resolution!r}")
-    return resolution
-
-
 def list_sources(src: Path) -> list[tuple[str, object]]:
-    """Every candidate file in a folder (recursive) or zip, sorted by name, as (name, opener).
+    """Every candidate file in a folder (recursive) or zip, sorted by name (the instructor's guide).
 
+    Returns ``(name, opener)`` pairs: the name relative to ``src``, and the file's path, or
+    ``(zip path, member name)`` for a zip.
     Hidden files and macOS resource forks (``__MACOSX``) are not candidates.
     """
     def visible(name: str) -> bool:
@@ -64,7 +60,11 @@ def list_sources(src: Path) -> list[tuple[str, object]]:
 
 
 def to_rgb(img):
-    """Any Pillow image -> 8-bit RGB: alpha over white, high bit depths scaled to 0..255."""
+    """Any Pillow image -> 8-bit RGB (the instructor's guide).
+
+    The image is turned upright first (its EXIF orientation); transparency is laid over white,
+    high bit depths are scaled to 0..255.
+    """
     from PIL import Image, ImageOps
 
     img = ImageOps.exif_transpose(img)
@@ -83,7 +83,10 @@ def to_rgb(img):
 
 
 def square(img, pad: bool = False):
-    """Centre-crop ``img`` to a square of its shorter side, or pad it with black to its longer."""
+    """Centre-crop ``img`` to a square of its shorter side, or pad it to its longer (the instructor's guide).
+
+    ``img`` is an RGB Pillow image; ``pad`` chooses padding with black over cropping.
+    """
     from PIL import Image
 
     w, h = img.size
@@ -98,7 +101,13 @@ def square(img, pad: bool = False):
 
 
 def prepare_image(img, resolution: int, pad: bool = False) -> np.ndarray:
-    """One Pillow image -> uint8 ``[R, R, 3]``: RGB, square, LANCZOS-resized."""
+    """One Pillow image -> uint8 ``[R, R, 3]``: RGB, square, LANCZOS-resized (the instructor's guide).
+
+    Args:
+        img:        the Pillow image, any mode and size.
+        resolution: ``R``, the output's side.
+        pad:        pad to a square with black (False: crop the centre).
+    """
     from PIL import Image
 
     img = square(to_rgb(img), pad)
@@ -124,17 +133,8 @@ def _npy_header(shape: tuple, length: int) -> bytes:
     return magic + struct.pack("<H", len(body)) + body.encode("latin1")
 
 
-def sha256_file(path: Path, block: int = 1 << 20) -> str:
-    """The sha256 hex digest of a file, read in blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(block), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def output_paths(out) -> tuple[Path, Path]:
-    """``OUT.npy`` and its manifest ``OUT.json``; OUT must end in ``.npy``."""
+    """``OUT.npy`` and its manifest ``OUT.json``; OUT must end in ``.npy`` (the instructor's guide)."""
     out = Path(out)
     if out.suffix != ".npy":
         raise ValueError(f"out must be a path ending in .npy, got {str(out)!r}")
@@ -143,14 +143,23 @@ def output_paths(out) -> tuple[Path, Path]:
 
 def prepare_images(src, out, resolution: int, pad: bool = False, force: bool = False,
                    progress: bool = True) -> dict:
-    """Convert the images in folder or zip ``src`` into ``out`` (.npy) + manifest; return it.
+    """Convert the images in folder or zip ``src`` into ``out`` (.npy) + manifest (the instructor's guide).
 
-    Raises FileNotFoundError for a missing ``src``, FileExistsError for an existing ``out``
-    without ``force``, and ValueError when no image could be read.
+    Args:
+        src:        a folder (searched recursively) or a zip of images.
+        out:        the ``.npy`` to write, uint8 ``[N, R, R, 3]``; its manifest goes beside it
+                    as ``.json``.
+        resolution: ``R``, a power of two from 4 to 1024.
+        pad:        pad each image to a square with black (False: crop the centre).
+        force:      overwrite an existing ``out`` and manifest.
+        progress:   show a progress bar.
+
+    Returns the manifest (also written as ``OUT.json``). Raises FileNotFoundError for a
+    missing ``src``, FileExistsError for an existing ``out`` without ``force``, and ValueError
+    when no image could be read.
     """
-    from stylegan_tutorial.progress import tqdm
 
-    resolution = check_resolution(resolution)
+    resolution = check_resolution(resolution, maximum=1024)
     src = Path(src)
     if not src.exists():
         raise FileNotFoundError(f"src does not exist: {src}")
@@ -191,7 +200,7 @@ def prepare_images(src, out, resolution: int, pad: bool = False, force: bool = F
             "format": MANIFEST_FORMAT, "version": 1, "array": out.name, "count": count,
             "resolution": resolution, "channels": 3, "dtype": "uint8", "layout": "NHWC",
             "source": str(src.resolve()), "square": "pad" if pad else "center-crop",
-            "filter": "lanczos", "sha256": sha256_file(tmp),
+            "filter": "lanczos", "sha256": sha256_of(tmp),
             "skipped_count": len(skipped), "skipped": skipped,
         }
         tmp_manifest = manifest_path.with_name(f".{manifest_path.name}.{os.getpid()}.tmp")
@@ -201,29 +210,3 @@ def prepare_images(src, out, resolution: int, pad: bool = False, force: bool = F
     finally:
         tmp.unlink(missing_ok=True)
     return manifest
-
-
-def add_arguments(parser) -> None:
-    """The options of ``stylegan-tutorial prepare-data``."""
-    parser.add_argument("src", help="a folder (searched recursively) or a .zip of images")
-    parser.add_argument("out", help="the output array, ending in .npy (a .json manifest is "
-                                    "written beside it)")
-    parser.add_argument("--resolution", type=int, required=True,
-                        help="side of the square output images, a power of two (e.g. 64)")
-    parser.add_argument("--pad", action="store_true",
-                        help="pad to square with black instead of cropping the centre")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing output")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def run(args) -> int:
-    """Prepare the data and print a summary; skipped files are counted and the first named."""
-    m = prepare_images(args.src, args.out, args.resolution, pad=args.pad, force=args.force,
-                       progress=not args.no_progress)
-    print(f"wrote {m['count']} images of {m['resolution']}x{m['resolution']} to {args.out} "
-          f"(sha256 {m['sha256'][:12]}…)")
-    if m["skipped_count"]:
-        names = ", ".join(s["name"] for s in m["skipped"][:SHOW_SKIPPED])
-        more = " …" if m["skipped_count"] > SHOW_SKIPPED else ""
-        print(f"skipped {m['skipped_count']} unreadable files: {names}{more}")
-    return 0

@@ -1,4 +1,4 @@
-"""The generator that ships inside the package: hash check, provenance, export, and quality."""
+"""Weights that ship inside the package: hash check, provenance, export, loading, and quality."""
 
 import json
 import shutil
@@ -8,13 +8,14 @@ import torch
 
 from stylegan_tutorial import checkpoint as ckpt
 from stylegan_tutorial import cli
-from stylegan_tutorial import models as M
-from stylegan_tutorial.generate import load_generator
+from stylegan_tutorial import shipped as S
+from stylegan_tutorial.files import sha256_of
 from stylegan_tutorial.generator import Generator
+from stylegan_tutorial.shipped import load_generator
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
-STEM = M.PRETRAINED["faces64"]
+STEM = S.SHIPPED["faces64"].stem
 
 
 @pytest.fixture(autouse=True)
@@ -25,14 +26,14 @@ def private_cache(monkeypatch, tmp_path):
 def copy_shipped(directory):
     """The shipped weights and manifest copied into ``directory``; returns the weights' path."""
     for suffix in (".safetensors", ".json"):
-        shutil.copy(M.PRETRAINED_DIR / f"{STEM}{suffix}", directory / f"{STEM}{suffix}")
+        shutil.copy(S.PRETRAINED_DIR / f"{STEM}{suffix}", directory / f"{STEM}{suffix}")
     return directory / f"{STEM}.safetensors"
 
 
 def test_the_shipped_generator_loads_and_matches_its_manifest():
-    G = M.load_pretrained("faces64")
+    G = S.load_pretrained("faces64")
     manifest = G.manifest
-    assert manifest["sha256"] == ckpt.sha256_of(M.PRETRAINED_DIR / manifest["file"])
+    assert manifest["sha256"] == sha256_of(S.PRETRAINED_DIR / manifest["file"])
     assert G.config.name == manifest["config"] == "colab-64" and G.config.resolution == 64
     assert G.trained_kimg == pytest.approx(manifest["kimg"]) and G.trained_kimg >= 600
     assert all(p.dtype == torch.float32 for p in G.parameters()) and not G.training
@@ -41,11 +42,12 @@ def test_the_shipped_generator_loads_and_matches_its_manifest():
 
 
 def test_the_manifest_records_how_the_weights_were_made():
-    manifest = M.load_manifest("faces64")
+    manifest = S.load_manifest("faces64")
     assert all(" train " in c and "--config colab-64" in c for c in manifest["training_commands"])
     assert manifest["export_command"].startswith("python scripts/export_pretrained.py")
     assert "H100" in manifest["hardware"] and manifest["wall_time_seconds"]["total"] > 0
-    assert manifest["final_log_lines"] and manifest["bytes"] == (M.PRETRAINED_DIR / manifest["file"]).stat().st_size
+    assert manifest["final_log_lines"]
+    assert manifest["bytes"] == (S.PRETRAINED_DIR / manifest["file"]).stat().st_size
     assert 0 <= manifest["float16_max_abs_error"] < 0.05
 
 
@@ -56,21 +58,23 @@ def test_a_damaged_weight_file_is_refused_with_both_hashes(tmp_path):
     data[len(data) // 2] ^= 0x01  # one bit inside the tensors: still a valid safetensors file
     weights.write_bytes(bytes(data))
     with pytest.raises(ValueError) as info:
-        M.load_pretrained("faces64", directory=tmp_path)
+        S.load_pretrained("faces64", directory=tmp_path)
     message = str(info.value)
     assert "sha256 mismatch" in message and weights.name in message
-    assert expected in message and ckpt.sha256_of(weights) in message
+    assert expected in message and sha256_of(weights) in message
     assert "nothing was loaded" in message
 
 
 def test_missing_files_and_unknown_names_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="no pretrained generator named 'faces32'.*faces64"):
-        M.load_pretrained("faces32")
+        S.load_pretrained("faces32")
+    with pytest.raises(ValueError, match="no pretrained generator named 'oracle-faces32'"):
+        S.load_pretrained("oracle-faces32")  # it ships, but it is no generator
     with pytest.raises(FileNotFoundError, match="manifest"):
-        M.load_pretrained("faces64", directory=tmp_path)
-    shutil.copy(M.PRETRAINED_DIR / f"{STEM}.json", tmp_path / f"{STEM}.json")
+        S.load_pretrained("faces64", directory=tmp_path)
+    shutil.copy(S.PRETRAINED_DIR / f"{STEM}.json", tmp_path / f"{STEM}.json")
     with pytest.raises(FileNotFoundError, match=f"{STEM}.safetensors"):
-        M.load_pretrained("faces64", directory=tmp_path)
+        S.load_pretrained("faces64", directory=tmp_path)
 
 
 def test_generate_accepts_pretrained_names(tmp_path, capsys):
@@ -97,11 +101,11 @@ def tiny_checkpoint(tmp_path_factory):
 
 
 def test_export_keeps_g_ema_in_float16_and_round_trips(tiny_checkpoint, tmp_path):
-    manifest = M.export_generator(tiny_checkpoint, tmp_path, "tiny", {"training_commands": ["x"]})
+    manifest = S.export_generator(tiny_checkpoint, tmp_path, "tiny", {"training_commands": ["x"]})
     tensors, meta = ckpt.load_checkpoint(tmp_path / "tiny.safetensors")
     assert tensors and all(k.startswith("G_ema.") for k in tensors)
     assert all(v.dtype == torch.float16 for v in tensors.values() if v.is_floating_point())
-    assert manifest["sha256"] == ckpt.sha256_of(tmp_path / "tiny.safetensors")
+    assert manifest["sha256"] == sha256_of(tmp_path / "tiny.safetensors")
     assert manifest["training_commands"] == ["x"] and manifest["kimg"] == meta["nimg"] / 1000
     full, half = load_generator(tiny_checkpoint), load_generator(tmp_path / "tiny.safetensors")
     for (name, a), b in zip(full.state_dict().items(), half.state_dict().values()):
@@ -124,7 +128,7 @@ def test_pretrained_distances_are_far_below_the_untrained_networks():
     from stylegan_tutorial.metrics import evaluate
     from stylegan_tutorial.oracle import load_oracle
 
-    G = M.load_pretrained("faces64")
+    G = S.load_pretrained("faces64")
     torch.manual_seed(0)
     untrained = Generator(G.config).eval().requires_grad_(False)
     data = open_dataset("faces:n=2000", resolution=64)
@@ -146,7 +150,7 @@ def test_evaluate_command_on_a_pretrained_name_writes_json_here(monkeypatch, tmp
 
 
 def test_an_exported_generator_cannot_be_resumed_and_says_why(tiny_checkpoint, tmp_path, capsys):
-    M.export_generator(tiny_checkpoint, tmp_path, "tiny", {})
+    S.export_generator(tiny_checkpoint, tmp_path, "tiny", {})
     code = cli.main(["train", "--resume", str(tmp_path / "tiny.safetensors"), "--out",
                      str(tmp_path / "run"), "--no-progress"])
     assert code == 2

@@ -1,4 +1,4 @@
-"""Check functions for the readers' "build it yourself" exercises.
+"""Graders of the readers' "build it yourself" exercises (every chapter with exercises, from chapter 3).
 
 Each ``check_*`` function calls the reader's implementation on fixed inputs, compares it with the
 package's reference, and either prints a one-line pass or raises :class:`ExerciseError` with the
@@ -8,7 +8,7 @@ reason: which input, what was expected, what came back, and a hint. A stub that 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -18,7 +18,7 @@ Tensor = torch.Tensor
 
 
 class ExerciseError(AssertionError):
-    """The reader's implementation does not match the reference yet; the message says why."""
+    """The reader's implementation does not match the reference yet; the message says why (every chapter)."""
 
 
 def _call(name: str, fn: Callable, *args):
@@ -43,7 +43,17 @@ def _as_scalar(name: str, value) -> Tensor:
 
 def check_loss(name: str, fn: Callable[[Tensor], Tensor], reference: Callable[[Tensor], Tensor],
                hint: str = "") -> None:
-    """Compare a reader's loss of one logit tensor with ``reference``: value, gradient, stability."""
+    """Compare a reader's loss of one logit tensor with ``reference`` (chapter 3).
+
+    Args:
+        name:      the loss's name in the messages (the reader's function).
+        fn:        the reader's loss: logits ``[N]`` -> a scalar tensor.
+        reference: the package's loss with the same signature.
+        hint:      appended to the message when the values differ (empty: no hint).
+
+    Checks the value, the gradient, and that extreme logits stay finite; prints a pass or
+    raises :class:`ExerciseError`.
+    """
     cases = {
         "moderate logits": torch.tensor([-3.0, -0.5, 0.0, 0.5, 3.0]),
         "extreme logits": torch.tensor([-80.0, -30.0, 30.0, 80.0]),
@@ -76,7 +86,10 @@ def check_loss(name: str, fn: Callable[[Tensor], Tensor], reference: Callable[[T
 
 
 def check_nonsaturating_loss(fn: Callable[[Tensor], Tensor]) -> None:
-    """Check a reader's non-saturating generator loss ``E[-log D(G(z))]`` from fake logits."""
+    """Check a reader's non-saturating generator loss ``E[-log D(G(z))]`` (chapter 3).
+
+    ``fn`` maps fake logits ``[N]`` to a scalar tensor.
+    """
     check_loss(
         "nonsaturating_loss", fn, losses.g_nonsaturating_loss,
         hint="The non-saturating loss is -log(sigmoid(l)) = softplus(-l), averaged over the batch.",
@@ -84,7 +97,10 @@ def check_nonsaturating_loss(fn: Callable[[Tensor], Tensor]) -> None:
 
 
 def check_d_logistic_loss(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
-    """Check a reader's discriminator loss ``softplus(l_fake) + softplus(-l_real)``."""
+    """Check a reader's discriminator loss ``softplus(l_fake) + softplus(-l_real)`` (chapter 3).
+
+    ``fn(real_logits [N], fake_logits [N])`` returns a scalar tensor.
+    """
     gen = torch.Generator().manual_seed(0)
     real = torch.randn(16, generator=gen) + 1.0
     fake = torch.randn(16, generator=gen) - 1.0

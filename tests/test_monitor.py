@@ -1,0 +1,51 @@
+"""What a run reports each tick: the notebook callback, grids, log lines."""
+
+import pytest
+import torch
+
+from stylegan_tutorial.configs import training_config
+from stylegan_tutorial.data.dataset import ImageDataset
+from stylegan_tutorial.training import train
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
+
+
+def tiny(**fields):
+    """cpu-tiny cut to 16²: levels 4, 8, 16; 64 images per phase (32 train + 32 fade)."""
+    fields = {"phase_kimg": 0.064, "total_kimg": 0.2, "tick_kimg": 0.001, **fields}
+    return training_config("cpu-tiny", network_overrides=dict(resolution=16),
+                           batch_sizes={4: 8, 8: 8, 16: 4}, **fields)
+
+
+def images(n=48, res=16, seed=0) -> ImageDataset:
+    g = torch.Generator().manual_seed(seed)
+    return ImageDataset(torch.rand(n, 3, res, res, generator=g) * 2 - 1)
+
+
+def test_notebook_progress_draws_every_tick(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda fig: shown.append(fig))
+    monkeypatch.setattr(IPython.display, "clear_output", lambda wait=False: None)
+    from stylegan_tutorial.monitor import notebook_progress
+
+    train(tiny(total_kimg=0.048, tick_kimg=0.016, grid_size=4), images(), progress=False,
+          callbacks=[notebook_progress(every=3)])
+    assert len(shown) == 1  # 3 ticks, drawn on the 3rd
+    title = shown[0].axes[1].get_title()
+    assert "8²" in title and "alpha 0.25" in title  # last step: images 40-47, 8² a quarter faded in
+    with pytest.raises(ValueError, match="every must be an integer >= 1, got 0"):
+        notebook_progress(0)
+
+
+def test_a_run_directory_gets_grids_plot_and_log(tmp_path):
+    import json
+
+    train(tiny(total_kimg=0.032, tick_kimg=0.016, grid_size=4), images(), tmp_path, progress=False)
+    grids = sorted(p.name for p in (tmp_path / "samples").glob("fakes-*.png"))
+    assert grids == ["fakes-000000016.png", "fakes-000000032.png"]
+    lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [round(t["kimg"], 3) for t in lines] == [0.016, 0.032]
+    assert (tmp_path / "losses.png").stat().st_size > 0
+    assert not list(tmp_path.glob(".*.tmp"))  # every file written whole, no temporary left

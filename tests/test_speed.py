@@ -1,0 +1,87 @@
+"""The speed switches: each one's fast path does what its plain path does."""
+
+import numpy as np
+import pytest
+import torch
+
+from stylegan_tutorial.configs import training_config
+from stylegan_tutorial.data.dataset import ImageDataset
+from stylegan_tutorial.training import train
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
+
+
+def tiny(**fields):
+    """cpu-tiny cut to 16²: levels 4, 8, 16; 64 images per phase (32 train + 32 fade)."""
+    fields = {"phase_kimg": 0.064, "total_kimg": 0.2, "tick_kimg": 0.001, **fields}
+    return training_config("cpu-tiny", network_overrides=dict(resolution=16),
+                           batch_sizes={4: 8, 8: 8, 16: 4}, **fields)
+
+
+def images(n=48, res=16, seed=0) -> ImageDataset:
+    g = torch.Generator().manual_seed(seed)
+    return ImageDataset(torch.rand(n, 3, res, res, generator=g) * 2 - 1)
+
+
+def test_mixed_precision_runs_the_top_levels_in_reduced_precision():
+    from stylegan_tutorial.speed import enable_mixed_precision, resolution_modules
+    from stylegan_tutorial.training import prepare_run
+
+    run, _ = prepare_run(tiny(), images(), device="cpu")
+    G, D = run.G, run.D
+    # 6 synthesis layers + 3 ToRGB + 3 FromRGB + 2 D blocks, at the right resolutions
+    assert [r for r, _ in resolution_modules(G, D)] == [4, 4, 8, 8, 16, 16, 4, 8, 16, 4, 8, 16, 8, 16]
+    z = torch.randn(4, G.z_dim)
+    ref = G(z, noise_mode="fixed")
+    handles = enable_mixed_precision(G, D, levels=1, device=torch.device("cpu"))  # only 16²
+    dtypes = []
+    probe = G.synthesis.layers[5].conv.register_forward_hook(lambda m, a, out: dtypes.append(out.dtype))
+    low = G(z, noise_mode="fixed")
+    probe.remove()
+    assert dtypes == [torch.bfloat16] and low.dtype == torch.float32
+    assert not torch.equal(low, ref) and torch.allclose(low, ref, atol=0.1)  # bf16 rounding only
+    assert low.abs().max() <= 256
+    for h in handles:
+        h.remove()
+    assert torch.equal(G(z, noise_mode="fixed"), ref)
+    run = train(tiny(total_kimg=0.032, amp=True), images(), progress=False)
+    assert run.skipped_steps == 0 and all(np.isfinite(h["loss_D"]) for h in run.history)
+
+
+def test_device_dataset_serves_the_same_batches_as_the_dataset():
+    from stylegan_tutorial.data.dataset import DeviceDataset
+
+    pixels = np.random.default_rng(0).integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
+    data = ImageDataset(pixels, mirror=True)
+    on_device = DeviceDataset(data, torch.device("cpu"))
+    assert len(on_device) == len(data) == 12 and on_device.identity == data.identity
+    idx = [0, 7, 11, 3, 6]  # 7, 11 and 6 are mirrored copies
+    for res in (8, 4):
+        torch.testing.assert_close(on_device.batch(idx, res), data.batch(idx, res), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="resolution"):
+        on_device.batch(idx, 16)
+
+
+def test_plain_paths_change_nothing_and_switches_are_recorded():
+    from stylegan_tutorial.speed import SpeedSwitches
+    from stylegan_tutorial.training import prepare_run
+
+    run, data = prepare_run(tiny(), images(), device="cpu")
+    speed = run.speed
+    assert isinstance(speed, SpeedSwitches) and speed.dataset(data) is data
+    x = torch.randn(2, 3, 16, 16)
+    assert speed.memory_format(x) is x
+    assert speed.compiled_synthesis is None and not speed.fused_adam  # CUDA-only switches
+    ws = run.G.broadcast(run.G.mapping(torch.randn(2, run.G.z_dim)))
+    torch.testing.assert_close(speed.synthesis(ws, 16, 1.0), run.G.synthesis(ws, 16, 1.0))
+    fast, _ = prepare_run(tiny(channels_last=True, data_on_device=True, fused_adam=True), images(),
+                          device="cpu")
+    assert fast.speed.memory_format(x).is_contiguous(memory_format=torch.channels_last)
+    assert not fast.speed.fused_adam  # asked for, but the CPU has no fused kernel: the plain Adam
+
+
+def test_a_run_with_data_on_the_device_trains_like_the_plain_one():
+    plain = train(tiny(total_kimg=0.032), images(), progress=False)
+    fast = train(tiny(total_kimg=0.032, data_on_device=True), images(), progress=False)
+    for a, b in zip(plain.G.parameters(), fast.G.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
