@@ -4,13 +4,16 @@ For each resolution of a configuration (``cpu-tiny`` by default), this times the
 step of :mod:`stylegan_tutorial.training` (data read, real-image fade, D step with R1, G step
 with mixing and ``w_avg``, G_ema update: everything but ticks and checkpoints) at the
 configured batch size, and reports the median over ``--steps`` timed steps after warm-up, as
-images per second and NVIDIA's seconds per thousand images. Each variant switches one of the
-speed settings of :class:`~stylegan_tutorial.training.TrainingConfig`:
+images per second and NVIDIA's seconds per thousand images, with the peak GPU memory. Each
+variant turns on speed switches of :class:`~stylegan_tutorial.configs.TrainingConfig`
+(:mod:`stylegan_tutorial.speed`) or changes what is trained (``VARIANTS`` below):
 
-- ``default``: nothing extra (on CUDA, ``cudnn.benchmark`` on, the default),
-- ``channels_last``: channels-last memory layout for networks and images,
-- ``amp``: the top 4 resolutions of G and D in fp16 (bf16 on the CPU), clamped to +-256,
-- on CUDA also ``no_cudnn_benchmark`` and ``compile`` (``torch.compile`` of G's synthesis).
+- ``default``: every switch off (on CUDA, ``cudnn.benchmark`` on, the default);
+- one switch each: ``channels_last``, ``amp``, ``tf32``, ``fused_adam``, ``data_on_device``,
+  and on CUDA ``no_cudnn_benchmark`` and ``compile``;
+- ``fast``: ``tf32``, ``fused_adam`` and ``data_on_device`` together;
+- changes to what is trained, for comparison: ``r1_every_4`` and ``r1_every_16`` (lazy R1,
+  k times as strong), ``batch_x2`` and ``batch_x4`` (``fast`` with larger minibatches).
 
     python benchmarks/bench_training.py                       # CPU, cpu-tiny
     python benchmarks/bench_training.py --threads 1 --steps 5
@@ -34,46 +37,61 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
+FAST = {"tf32": True, "fused_adam": True, "data_on_device": True}
+# variant -> TrainingConfig fields (and "batch_factor": a multiple of the configured batch)
+VARIANTS = {
+    "default": {},
+    "channels_last": {"channels_last": True},
+    "amp": {"amp": True},
+    "tf32": {"tf32": True},
+    "fused_adam": {"fused_adam": True},
+    "data_on_device": {"data_on_device": True},
+    "no_cudnn_benchmark": {"cudnn_benchmark": False},
+    "compile": {"compile": True},
+    "fast": FAST,
+    "r1_every_4": {**FAST, "r1_interval": 4},
+    "r1_every_16": {**FAST, "r1_interval": 16},
+    "batch_x2": {**FAST, "batch_factor": 2},
+    "batch_x4": {**FAST, "batch_factor": 4},
+}
+CUDA_ONLY = ("no_cudnn_benchmark", "compile", "tf32", "fused_adam")
 
-def steady_phase(network, resolution: int, phase_kimg: float):
-    """The schedule's :class:`Phase` at ``resolution`` with no fade running."""
-    from stylegan_tutorial.schedule import phase_at, phase_boundaries
 
-    for kimg, res, what in phase_boundaries(network, phase_kimg):
-        if res == resolution and what == "train":
-            return phase_at(round(kimg * 1000), network, phase_kimg)
-    raise ValueError(f"resolution {resolution} is not in the schedule")
-
-
-def time_steps(config_name: str, resolution: int, variant: str, device, steps: int, warmup: int) -> dict:
+def time_steps(config_name: str, resolution: int, variant: str, device, steps: int, warmup: int,
+               images: int = 512) -> dict:
     """Median seconds of one training step at ``resolution`` for ``variant``; img/s; sec/kimg."""
     import torch
 
-
+    from stylegan_tutorial.configs import training_config
     from stylegan_tutorial.data.dataset import ImageDataset
-    from stylegan_tutorial.training import (
-        EpochSampler, _apply_gpu_settings, _train_step, prepare_run, training_config)
+    from stylegan_tutorial.data.sampler import EpochSampler
+    from stylegan_tutorial.schedule import phase_at, phase_boundaries
+    from stylegan_tutorial.training import _train_step, prepare_run
 
-    fields = {"channels_last": variant == "channels_last", "compile": variant == "compile",
-              "amp": variant == "amp",
-              "cudnn_benchmark": variant != "no_cudnn_benchmark"}
+    fields = dict(VARIANTS[variant])
+    factor = fields.pop("batch_factor", 1)
     cfg = training_config(config_name, **fields)
+    cfg = cfg.replace(batch_sizes={r: b * factor for r, b in cfg.batch_sizes.items()})
     net = cfg.network
     gen = torch.Generator().manual_seed(0)
-    shape = (512, net.img_channels, net.resolution, net.resolution)
-    data = ImageDataset(torch.rand(shape, generator=gen) * 2 - 1)
-    run, _ = prepare_run(cfg, data, device=device)
-    _apply_gpu_settings(run)
-    phase = steady_phase(net, resolution, cfg.phase_kimg)
+    pixels = torch.randint(0, 256, (images, net.resolution, net.resolution, net.img_channels),
+                           generator=gen, dtype=torch.uint8)
+    data = ImageDataset(pixels.numpy())
+    run, data = prepare_run(cfg, data, device=device)
+    data = run.speed.dataset(data)
+    start = next(k for k, r, what in phase_boundaries(cfg) if r == resolution and what == "train")
+    phase = phase_at(round(start * 1000), cfg)  # steady at ``resolution``: no fade
     run.nimg = phase.nimg
     sampler = EpochSampler(len(data), 0)
-
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     sec = statistics.median(timed_runs(lambda: _train_step(run, data, sampler, phase),
                                        steps, warmup, sync=sync))
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
     return {"config": config_name, "res": resolution, "batch": phase.batch_size, "variant": variant,
-            "step_ms": 1000 * sec, "img_s": phase.batch_size / sec, "sec_kimg": 1000 * sec / phase.batch_size,
-            "runs": steps}
+            "step_ms": 1000 * sec, "img_s": phase.batch_size / sec,
+            "sec_kimg": 1000 * sec / phase.batch_size, "peak_mib": peak, "runs": steps}
 
 
 def main(argv=None) -> int:
@@ -84,7 +102,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=7, help="timed steps per case (median)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--resolutions", default=None, help="comma-separated, default: all")
-    parser.add_argument("--variants", default=None, help="comma-separated subset of the variants")
+    parser.add_argument("--variants", default=None, help=f"comma-separated subset of {','.join(VARIANTS)}")
     args = parser.parse_args(argv)
 
     import torch
@@ -97,23 +115,24 @@ def main(argv=None) -> int:
     device = pick_device(args.device)
     net = get_config(args.config)
     resolutions = [int(r) for r in args.resolutions.split(",")] if args.resolutions else net.resolutions
-    variants = ["default", "channels_last", "amp"]
+    variants = args.variants.split(",") if args.variants else list(VARIANTS)
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
     if device.type == "cuda":
-        variants += ["no_cudnn_benchmark", "compile"]
         print(f"device: {torch.cuda.get_device_name(device)}")
     else:
+        variants = [v for v in variants if v not in CUDA_ONLY]
         print(f"device: CPU ({platform.processor() or platform.machine()}), {torch.get_num_threads()} "
               f"torch threads, load average at start {os.getloadavg()[0]:.2f}")
-    if args.variants:
-        variants = [v for v in variants if v in args.variants.split(",")]
     print(f"torch {torch.__version__}, python {platform.python_version()}\n")
-    print("| config | res | batch | variant | step ms | img/s | sec/kimg | runs |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    print("| config | res | batch | variant | step ms | img/s | sec/kimg | peak MiB | runs |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
     for res in resolutions:
         for variant in variants:
             r = time_steps(args.config, res, variant, device, args.steps, args.warmup)
             print(f"| {r['config']} | {r['res']}² | {r['batch']} | {r['variant']} | {r['step_ms']:.1f} | "
-                  f"{r['img_s']:.1f} | {r['sec_kimg']:.1f} | {r['runs']} |", flush=True)
+                  f"{r['img_s']:.1f} | {r['sec_kimg']:.2f} | {r['peak_mib']:.0f} | {r['runs']} |", flush=True)
     print(f"\nload average at end {os.getloadavg()[0]:.2f}")
     return 0
 
