@@ -12,12 +12,15 @@ any moment leaves either the old set of checkpoints or the old set plus a comple
 stray temporary file is ignored by :func:`latest_checkpoint` and cleaned up later. Finding the
 latest complete checkpoint reads only each candidate's header (:func:`read_meta`), never its
 tensors, so it stays fast for the 1024² networks' half-gigabyte files.
+
+"Latest" means the valid checkpoint that records the most images shown, not the largest name:
+an empty, truncated or crafted file named like a checkpoint is never taken for the latest and
+never counts when old checkpoints are pruned (:func:`list_checkpoints`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import warnings
 from pathlib import Path
@@ -26,7 +29,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from stylegan_tutorial.files import atomic_write_bytes
+from stylegan_tutorial.configs import TrainingConfig
+from stylegan_tutorial.files import atomic_write_bytes, stale_temporary_files
 
 FORMAT = "stylegan-tutorial-checkpoint/1"
 _NAME = re.compile(r"^checkpoint-(\d{9,})\.safetensors$")
@@ -66,7 +70,7 @@ def load_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
     if not path.is_file():
         raise FileNotFoundError(f"no such checkpoint: {path}")
     data = path.read_bytes()
-    if not _looks_like_safetensors(data) and _looks_like_pickle(data):
+    if data[8:9] != b"{" and _looks_like_pickle(data):  # safetensors' header opens at byte 8
         raise ValueError(
             f"refusing to load {path}: it is a pickle (torch.save format), and unpickling can run "
             f"arbitrary code. Only .safetensors checkpoints written by stylegan-tutorial are read."
@@ -76,28 +80,42 @@ def load_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
         meta_text = _read_metadata(data).get(_META_KEY)
     except (SafetensorError, ValueError, json.JSONDecodeError, OSError) as err:
         raise ValueError(f"{path} is not a readable safetensors checkpoint ({err})") from None
+    return tensors, _parse_meta(meta_text, path)
+
+
+def _parse_meta(meta_text: str | None, path: Path) -> dict:
+    """The package's JSON document from a safetensors header, checked for its format tag."""
     if meta_text is None:
         raise ValueError(f"{path} is a safetensors file without stylegan-tutorial metadata")
-    meta = json.loads(meta_text)
+    try:
+        meta = json.loads(meta_text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} has unreadable stylegan-tutorial metadata ({err})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} has stylegan-tutorial metadata of the wrong shape "
+                         f"(a JSON {type(meta).__name__}, not an object)")
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} has format {meta.get('format')!r}; this version reads {FORMAT!r}")
-    return tensors, meta
+    return meta
 
 
-def _looks_like_safetensors(data: bytes) -> bool:
-    """Whether ``data`` has safetensors' layout: an 8-byte size, then a JSON header of that size.
+def recorded_nimg(meta: dict, path) -> int:
+    """The images shown that a checkpoint records: its position in training (chapter 10).
 
-    Checked before :func:`_looks_like_pickle`, because the size's first byte can be anything,
-    0x80 included (one header size in 256 starts like a pickle).
+    Raises a ValueError naming ``path`` when the document records none (wrong shape).
     """
-    if len(data) < 9:
-        return False
-    size = int.from_bytes(data[:8], "little")
-    return 2 <= size <= len(data) - 8 and data[8:9] == b"{"
+    nimg = meta.get("nimg")
+    if isinstance(nimg, bool) or not isinstance(nimg, int) or nimg < 0:
+        raise ValueError(f"{path} records no training position (nimg must be an integer >= 0, "
+                         f"got {nimg!r})")
+    return nimg
 
 
 def _looks_like_pickle(data: bytes) -> bool:
-    """A pickle starts with PROTO (0x80) and a protocol 2-5; torch.save's zip starts ``PK\\3\\4``."""
+    """Whether ``data`` is what ``torch.save`` writes (checked only when byte 8 is not safetensors'
+    ``{``: a header size's first byte can be 0x80, which also opens a pickle).
+
+    A pickle starts with PROTO (0x80) and a protocol 2-5; torch.save's zip starts ``PK\\3\\4``."""
     return (len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5) or data[:4] == b"PK\x03\x04"
 
 
@@ -128,6 +146,9 @@ def read_meta(path) -> dict:
     try:
         with open(path, "rb") as fh:
             start = fh.read(9)
+            if start[8:9] != b"{" and _looks_like_pickle(start):
+                raise ValueError("it is a pickle (torch.save format), which is never unpickled: "
+                                 "unpickling can run arbitrary code")
             if not _looks_like_safetensors_start(start):
                 raise ValueError("not a safetensors file")
             size = int.from_bytes(start[:8], "little")
@@ -145,16 +166,10 @@ def read_meta(path) -> dict:
     if path.stat().st_size < expected:
         raise ValueError(f"{path} is truncated: {path.stat().st_size} bytes where its header "
                          f"describes {expected}")
-    meta_text = (header.get("__metadata__") or {}).get(_META_KEY)
-    if meta_text is None:
-        raise ValueError(f"{path} is a safetensors file without stylegan-tutorial metadata")
-    try:
-        meta = json.loads(meta_text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} has unreadable stylegan-tutorial metadata ({err})") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} has format {meta.get('format')!r}; this version reads {FORMAT!r}")
-    return meta
+    metadata = header.get("__metadata__") or {}
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path} is not a readable safetensors checkpoint (__metadata__ is not a dict)")
+    return _parse_meta(metadata.get(_META_KEY), path)
 
 
 def _looks_like_safetensors_start(start: bytes) -> bool:
@@ -162,64 +177,79 @@ def _looks_like_safetensors_start(start: bytes) -> bool:
     return len(start) == 9 and int.from_bytes(start[:8], "little") >= 2 and start[8:9] == b"{"
 
 
-def list_checkpoints(folder) -> list[Path]:
-    """Every complete checkpoint in ``folder``, oldest first (chapter 10).
+def recorded_config(meta: dict, path) -> TrainingConfig:
+    """The :class:`~stylegan_tutorial.configs.TrainingConfig` a checkpoint records (chapter 10).
 
-    Only names written by :func:`checkpoint_name` count: temporary files are ignored, and a
-    folder that does not exist has none.
+    Raises a ValueError naming ``path`` when the document holds none, or one of the wrong shape.
+    """
+    try:
+        return TrainingConfig.from_dict(meta.get("config"))
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def list_checkpoints(folder) -> list[Path]:
+    """Every valid checkpoint in ``folder``, in the order of the training they record (chapter 10).
+
+    A file counts when its name is one :func:`checkpoint_name` writes, its header reads back
+    (:func:`read_meta`: only headers are read) and it records its training configuration and
+    how many images it had seen;
+    the order is that recorded position, never the name alone. Anything else with such a name
+    (an empty or truncated file, a crafted one, a directory) is left alone, never counted,
+    and reported once with a warning. A folder that does not exist has none.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
-    return [p for _, p in sorted(found)]
+    found = []
+    for path in sorted(p for p in folder.iterdir() if _NAME.match(p.name)):
+        try:
+            if not path.is_file():
+                raise ValueError(f"{path} is not a file")
+            meta = read_meta(path)
+            recorded_config(meta, path)  # a run directory's checkpoints say what they train
+            found.append((recorded_nimg(meta, path), path.name, path))
+        except (ValueError, OSError) as err:
+            _warn_once(path, f"skipping unreadable checkpoint: {err}")
+    return [p for _, _, p in sorted(found)]
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _warn_once(path: Path, message: str) -> None:
+    """Warn about a bad file once per process, not at every checkpoint of a long run."""
+    if (str(path), message) not in _WARNED:
+        _WARNED.add((str(path), message))
+        warnings.warn(message, stacklevel=3)
 
 
 def latest_checkpoint(folder) -> Path | None:
-    """The newest checkpoint in ``folder`` that reads back completely, None if none (chapter 10).
+    """The valid checkpoint of ``folder`` that records the most training, None if none (chapter 10).
 
-    A file whose header fails to read, or that is shorter than its header says (truncated by a
-    full disk, say), is skipped with a warning, so ``--resume auto`` falls back to the one
-    before it. Only headers are read (:func:`read_meta`).
+    See :func:`list_checkpoints` for what counts: a file cut short by a full disk, or any
+    other unreadable file, is skipped with a warning, so ``--resume auto`` takes the one before.
     """
-    for path in reversed(list_checkpoints(folder)):
-        try:
-            read_meta(path)
-        except ValueError as err:
-            warnings.warn(f"skipping unreadable checkpoint {path}: {err}", stacklevel=2)
-            continue
-        return path
-    return None
+    found = list_checkpoints(folder)
+    return found[-1] if found else None
 
 
 def prune_checkpoints(folder, keep_last: int) -> list[Path]:
-    """Delete all but the newest ``keep_last`` checkpoints, and stale temporary files (chapter 10).
+    """Delete all but the ``keep_last`` valid checkpoints that record the most training (chapter 10).
 
-    A temporary file is stale when the process named in it is no longer running. Returns the
-    deleted paths; ``keep_last`` must be an integer >= 1.
+    Only valid checkpoints are counted and deleted (:func:`list_checkpoints`): an unreadable
+    file never holds a slot, so it can never push out the last good checkpoint, and it is left
+    for its owner to look at. Stale temporary files (``.NAME.PID.tmp`` of a process that is no
+    longer running) go too. Returns the deleted paths; ``keep_last`` must be an integer >= 1.
     """
     if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
         raise ValueError(f"keep_last must be an integer >= 1, got {keep_last!r}")
     folder = Path(folder)
     doomed = list_checkpoints(folder)[:-keep_last]
-    doomed += [p for p in folder.glob(".checkpoint-*.tmp") if not _owned_by_live_process(p)]
+    doomed += stale_temporary_files(folder)
     for p in doomed:
         p.unlink(missing_ok=True)
     return doomed
-
-
-def _owned_by_live_process(tmp: Path) -> bool:
-    """Whether the pid in a temporary file's name is still running (then it is mid-write)."""
-    try:
-        pid = int(tmp.name.rsplit(".", 2)[-2])
-        if pid == os.getpid():
-            return True
-        os.kill(pid, 0)
-    except (ValueError, ProcessLookupError, IndexError):
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def check_compatible(saved: dict, current: dict, what: str, ignore=(), force: bool = False) -> list[str]:

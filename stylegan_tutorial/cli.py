@@ -8,8 +8,11 @@ imported, by name, only when that subcommand runs or its own ``--help`` is asked
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
+import warnings
 
 from stylegan_tutorial import __version__
 
@@ -54,6 +57,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         epilog="Run 'stylegan-tutorial COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of an error (for a bug report; or set {DEBUG_VARIABLE}=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -62,18 +67,63 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# The user named something wrong (a value, a missing input, an output in the way): exit code 2.
+USAGE_ERRORS = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
+DEBUG_VARIABLE = "STYLEGAN_TUTORIAL_DEBUG"
+# What to do about an error the operating system reports in its own words.
+OS_HINTS = {
+    errno.ENOSPC: "free some space or choose another location",
+    errno.EROFS: "choose a location you can write to",
+    errno.EACCES: "choose a location you can write to, or fix its permissions",
+    errno.EPERM: "choose a location you can write to, or fix its permissions",
+    errno.EDQUOT: "free some space or choose another location",
+}
+
+
+def describe_error(err: BaseException) -> str:
+    """The message for the user: the package's own words, or the OS's with the file and a hint."""
+    if isinstance(err, OSError) and err.errno is not None and err.strerror:
+        if err.strerror == os.strerror(err.errno):  # the OS's own words: name the file, say what to do
+            where = f": {err.filename}" if err.filename else ""
+            hint = OS_HINTS.get(err.errno)
+            return f"{err.strerror}{where}" + (f"; {hint}" if hint else "")
+        return err.strerror  # a message of the package's, given with its errno
+    return str(err)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run the chosen subcommand; return the process exit code."""
+    """Parse ``argv`` and run the chosen subcommand; return the process exit code.
+
+    This is the one place where errors become messages: a user's mistake (a bad value, a
+    missing input, an output in the way) prints one line and exits with 2; a failure of the
+    machine (no space, a read-only or forbidden location, an I/O error) prints one line naming
+    the file and exits with 1. ``--debug`` (or ``STYLEGAN_TUTORIAL_DEBUG=1``) shows the
+    traceback instead, for bug reports. Warnings print as one line each.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv[:1] or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+    argv = argv[1:] if argv[:1] == ["--debug"] else argv
     command = next((a for a in argv if a in COMMANDS), None)
     parser = build_parser(command)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
+    prefix = f"stylegan-tutorial {args.command}"
     module = importlib.import_module(COMMANDS[args.command][0])
-    try:
-        return int(module.run(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        print(f"stylegan-tutorial {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.showwarning = lambda message, *rest: print(f"{prefix}: warning: {message}",
+                                                                file=sys.stderr)
+        try:
+            return int(module.run(args) or 0)
+        except USAGE_ERRORS as err:
+            if debug:
+                raise
+            print(f"{prefix}: error: {describe_error(err)}", file=sys.stderr)
+            return 2
+        except OSError as err:
+            if debug:
+                raise
+            print(f"{prefix}: error: {describe_error(err)}", file=sys.stderr)
+            return 1

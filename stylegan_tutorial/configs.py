@@ -528,21 +528,31 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainingConfig:
-        """Inverse of :meth:`to_dict` (chapter 10).
+        """Inverse of :meth:`to_dict`; also reads older checkpoints, whose network held the schedule.
 
-        Also reads older checkpoints, whose network held the schedule; keys that are no field
-        are ignored.
+        A document of the wrong shape (not an object, no network, unknown network fields)
+        raises a ValueError that says what is wrong.
         """
+        if not isinstance(d, dict) or not isinstance(d.get("network"), dict):
+            raise ValueError("the training configuration must be a JSON object with a 'network' "
+                             f"object, got {type(d).__name__}"
+                             + ("" if not isinstance(d, dict) else f" with keys {sorted(d)}"))
         d = dict(d)
         net = dict(d.pop("network"))
         for key in SCHEDULE_FIELDS:  # older checkpoints kept the schedule inside the network configuration
             if key in net:
                 value = net.pop(key)
                 d.setdefault(key, value)
+        unknown = sorted(set(net) - {f.name for f in dataclasses.fields(NetworkConfig)})
+        if unknown:
+            raise ValueError(f"the network configuration has unknown fields {unknown}")
         if net.get("blur_filter") is not None:
             net["blur_filter"] = tuple(net["blur_filter"])
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(network=NetworkConfig(**net), **{k: v for k, v in d.items() if k in known})
+        try:
+            return cls(network=NetworkConfig(**net), **{k: v for k, v in d.items() if k in known})
+        except (TypeError, AttributeError) as err:  # a value of the wrong type
+            raise ValueError(f"the training configuration has a value of the wrong type ({err})") from None
 
     def replace(self, **changes) -> TrainingConfig:
         """A copy with some fields changed, validated (chapter 10); unknown field names raise ValueError."""

@@ -13,9 +13,11 @@ them with the hash their manifest records.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,28 @@ def temporary_name(path: Path) -> Path:
     :func:`stylegan_tutorial.checkpoint.prune_checkpoints` deletes a checkpoint's once its process is gone.
     """
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def stale_temporary_files(folder) -> list[Path]:
+    """The ``.NAME.PID.tmp`` files in ``folder`` whose writing process is gone (chapter 10)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return [p for p in folder.glob(".*.tmp") if p.is_file() and not _owned_by_live_process(p)]
+
+
+def _owned_by_live_process(tmp: Path) -> bool:
+    """Whether the pid in a temporary file's name is still running (then it is mid-write)."""
+    try:
+        pid = int(tmp.name.rsplit(".", 2)[-2])
+        if pid == os.getpid():
+            return True
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError, IndexError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:
@@ -111,3 +135,77 @@ def verify_sha256(path, expected: str, remedy: str = "reinstall the package") ->
     if actual != expected:
         raise ValueError(f"sha256 mismatch for {path}: expected {expected}, got {actual}. The "
                          f"file is damaged or was replaced; {remedy}")
+
+
+# --------------------------------------------------------------------------------------------
+# Outputs checked before the work
+# --------------------------------------------------------------------------------------------
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` itself if it exists, else its closest existing ancestor."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_can_create_in(folder: Path, target: Path, what: str) -> None:
+    """Whatever is missing of ``target`` can be created inside the existing ``folder``."""
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{what} {target}: {folder} is a file, not a folder")
+    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+        raise PermissionError(f"{what} {target}: {folder} is on a read-only file system; "
+                              f"choose a location you can write to")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"{what} {target}: no permission to write in {folder}; "
+                              f"choose a location you can write to")
+
+
+def check_writable_dir(path, what: str = "output folder") -> Path:
+    """Check, before any work, that folder ``path`` exists or can be created and written to (chapter 10).
+
+    Args:
+        path: the folder a command will write into (created later, by the writer).
+        what: how the message names it (``"--out"``, ``"the run directory"``).
+
+    Creates nothing. Raises NotADirectoryError when ``path`` (or one of its parents) is a file,
+    PermissionError when it cannot be written (read-only file system, no permission).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{what} {path} is a file, not a folder")
+    _check_can_create_in(_nearest_existing(path), path, what)
+    return path
+
+
+def check_writable_file(path, what: str = "output file") -> Path:
+    """Check, before any work, that file ``path`` can be written (replaced if it exists) (chapter 10).
+
+    Args:
+        path: the file a command will write (atomically, later).
+        what: how the message names it (``"--out"``).
+
+    Creates nothing. Raises IsADirectoryError when ``path`` is a folder, NotADirectoryError
+    when one of its parents is a file, PermissionError when its folder cannot be written.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a folder; name a file to write")
+    _check_can_create_in(_nearest_existing(path.parent), path, what)
+    return path
+
+
+def check_free_space(folder, needed: int, what: str) -> None:
+    """Raise an OSError (no space) before writing ``needed`` bytes into ``folder`` if they cannot fit.
+
+    Args:
+        folder: where the bytes will go (it or an ancestor must exist).
+        needed: how many bytes will be written.
+        what:   what is being written, for the message.
+    """
+    free = shutil.disk_usage(_nearest_existing(Path(folder))).free
+    if needed > free:
+        raise OSError(errno.ENOSPC, f"{what} needs {needed / 2**20:,.1f} MiB but only "
+                                    f"{free / 2**20:,.1f} MiB are free on the device of {folder}; "
+                                    f"free some space or choose another location", str(folder))

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from stylegan_tutorial.configs import TrainingConfig
-from stylegan_tutorial.files import save_figure_png, save_png
+from stylegan_tutorial.files import atomic_write_text, save_figure_png, save_png
 from stylegan_tutorial.generate import images_from_seeds
 from stylegan_tutorial.generator import Generator
 from stylegan_tutorial.images import image_grid
@@ -102,6 +102,28 @@ def open_tensorboard(folder: Path):
     return SummaryWriter(str(folder))
 
 
+def trim_log(path: Path, nimg: int) -> None:
+    """Drop the ticks after ``nimg`` images from a ``log.jsonl`` (chapter 10).
+
+    A run killed after a tick but before its next checkpoint logged ticks that the resumed run
+    will make again; without this, the log would hold them twice. A line that does not parse
+    (cut short by the kill) goes too.
+    """
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+
+    def after(line: str) -> bool:
+        try:
+            return round(1000 * json.loads(line)["kimg"]) > nimg
+        except (ValueError, KeyError, TypeError):
+            return True
+
+    kept = [line for line in lines if not after(line)]
+    if len(kept) != len(lines):
+        atomic_write_text(path, "".join(kept))
+
+
 class RunMonitor:
     """Writes a run's tick reports into its directory (chapter 10).
 
@@ -109,12 +131,16 @@ class RunMonitor:
         out:     the run directory (None: write nothing, e.g. a run kept in memory).
         config:  the run's configuration (``grid_size``, ``tensorboard``).
         enabled: False on every process but rank 0 under ``torchrun``.
+        nimg:    where the run starts (a resumed run's position): later ticks already in
+                 ``log.jsonl`` are dropped, since the run makes them again.
     """
 
-    def __init__(self, out: Path | None, config: TrainingConfig, enabled: bool = True):
+    def __init__(self, out: Path | None, config: TrainingConfig, enabled: bool = True, nimg: int = 0):
         self.out = out if enabled else None
         self.config = config
         self.writer = None
+        if self.out is not None:
+            trim_log(self.out / "log.jsonl", nimg)
         if self.out is not None and config.tensorboard:
             self.writer = open_tensorboard(self.out / "tensorboard")
 

@@ -29,7 +29,6 @@ from typing import NamedTuple
 import torch
 
 from stylegan_tutorial import checkpoint as ckpt
-from stylegan_tutorial.configs import TrainingConfig
 from stylegan_tutorial.files import atomic_write_text, sha256_of, verify_sha256
 from stylegan_tutorial.generator import Generator
 
@@ -208,13 +207,18 @@ def load_generator(source, which: str = "G_ema", device: str | torch.device = "c
         raise ValueError(f"which must be 'G_ema' or 'G', got {which!r}")
     path = checkpoint_file(source)
     tensors, meta = ckpt.load_checkpoint(path)
-    config = TrainingConfig.from_dict(meta["config"])
+    config = ckpt.recorded_config(meta, path)
+    nimg = ckpt.recorded_nimg(meta, path)
     G = Generator(config.network)
     state = {k[len(which) + 1:]: v for k, v in tensors.items() if k.startswith(which + ".")}
     if not state:
         raise ValueError(f"{path} holds no {which} tensors (a shipped generator has G_ema only)")
-    G.load_state_dict(state)  # float16 weights are copied into the float32 parameters
-    G.trained_kimg = meta["nimg"] / 1000
+    try:
+        G.load_state_dict(state)  # float16 weights are copied into the float32 parameters
+    except RuntimeError as err:  # missing, extra or misshapen tensors
+        raise ValueError(f"{path}: its {which} tensors do not fit the network its configuration "
+                         f"describes ({str(err).splitlines()[0]})") from None
+    G.trained_kimg = nimg / 1000
     return G.eval().requires_grad_(False).to(device)
 
 

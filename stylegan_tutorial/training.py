@@ -49,7 +49,7 @@ from stylegan_tutorial.configs import RESUMABLE_CHANGES, TrainingConfig, trainin
 from stylegan_tutorial.data.dataset import ImageDataset, open_dataset
 from stylegan_tutorial.data.sampler import EpochSampler
 from stylegan_tutorial.discriminator import Discriminator
-from stylegan_tutorial.files import atomic_write_text
+from stylegan_tutorial.files import atomic_write_text, check_writable_dir
 from stylegan_tutorial.generator import Generator
 from stylegan_tutorial.images import downsample_2x, upsample_2x
 from stylegan_tutorial.losses import (
@@ -409,16 +409,9 @@ def prepare_run(config: TrainingConfig, data=None, out=None, *, resume: str | No
     dev = device if isinstance(device, torch.device) else pick_device(device)
     dataset = open_data(config, data)
     out = Path(out) if out is not None else None
-    source = None
-    if resume == "auto":
-        source = ckpt.latest_checkpoint(out) if out is not None else None
-    elif resume is not None:
-        source = Path(resume)
-        if not source.is_file():
-            raise FileNotFoundError(f"resume: no such checkpoint {source}")
-    elif out is not None and ckpt.list_checkpoints(out):
-        raise FileExistsError(f"{out} already holds checkpoints; pass resume='auto' "
-                              f"(--resume auto) to continue that run, or choose another out")
+    source = find_resume_source(out, resume)
+    if out is not None:
+        check_writable_dir(out, "the run directory")
     info = distributed.setup(dev)
     if info.enabled and dev.type == "cuda" and dev.index is None:  # one GPU per process
         dev = torch.device("cuda", info.local_rank)
@@ -430,15 +423,52 @@ def prepare_run(config: TrainingConfig, data=None, out=None, *, resume: str | No
             raise ValueError(f"{source} holds a generator only (an exported or shipped one, for "
                              f"sampling and evaluation), not a training state with D and the "
                              f"optimizers: it cannot be resumed")
-        saved = TrainingConfig.from_dict(meta["config"]).to_dict()  # older layouts read as today's
+        saved = ckpt.recorded_config(meta, source).to_dict()  # older layouts read as today's
         diffs = ckpt.check_compatible(saved, config.to_dict(), "configuration",
                                       RESUMABLE_CHANGES, force)
         diffs += ckpt.check_compatible(meta["dataset"], run.dataset_identity, "dataset", (), force)
         if diffs:
             warnings.warn("resuming despite differences (forced):\n  " + "\n  ".join(diffs), stacklevel=2)
-        run.load_state(tensors, meta)
+        try:
+            run.load_state(tensors, meta)
+        except (RuntimeError, KeyError, TypeError, ValueError) as err:  # tensors or fields that do not fit
+            raise ValueError(f"{source} is not a complete training state for this network "
+                             f"({str(err).splitlines()[0]})") from None
         run.resumed_from = source
     return run, dataset
+
+
+def find_resume_source(out: Path | None, resume: str | Path | None) -> Path | None:
+    """The checkpoint a run continues from, refusing whatever would mix two runs (chapter 10).
+
+    Args:
+        out:    the run directory (None: a run kept in memory).
+        resume: None (a new run), ``"auto"`` (the latest valid checkpoint in ``out``; a new run
+                if there is none) or the path of a checkpoint.
+
+    A run directory holds one line of training. A new run refuses a directory that already holds
+    checkpoints, and a checkpoint other than the directory's latest (an older one of the same
+    run, or one from elsewhere) may only be resumed into a new directory: continuing it here
+    would interleave two branches, and pruning would delete one of them.
+    """
+    latest = ckpt.latest_checkpoint(out) if out is not None else None
+    if resume is None:
+        if latest is not None:
+            raise FileExistsError(f"{out} already holds checkpoints (the latest is {latest.name}); "
+                                  f"pass --resume auto (resume='auto') to continue that run, or "
+                                  f"choose another --out")
+        return None
+    if resume == "auto":
+        return latest
+    source = Path(resume)
+    if not source.is_file():
+        raise FileNotFoundError(f"--resume: no such checkpoint {source}")
+    if latest is not None and latest.resolve() != source.resolve():
+        raise ValueError(
+            f"--resume {source} is not the latest checkpoint of --out {out} ({latest.name} is): "
+            f"continuing it there would mix two branches of training. Resume it into a new run "
+            f"directory instead: --out NEW_DIR --resume {source}")
+    return source
 
 
 def train(config: TrainingConfig | str = "cpu-tiny", data=None, out=None, *,
@@ -480,7 +510,7 @@ def _loop(run: Run, dataset, callbacks: list, progress: bool, stop_at_kimg, sigi
     cfg = run.config
     end_nimg = round(1000 * min(cfg.total_kimg, stop_at_kimg if stop_at_kimg is not None else math.inf))
     sampler = EpochSampler(len(dataset), cfg.seed, **{k: run.sampler_state[k] for k in ("epoch", "pos")})
-    monitor = RunMonitor(run.out, cfg, enabled=run.dist.is_main)
+    monitor = RunMonitor(run.out, cfg, enabled=run.dist.is_main, nimg=run.nimg)
     tick_acc: dict[str, list] = {}
     next_tick = _next_multiple(run.nimg, cfg.tick_kimg)
     next_snap = _next_multiple(run.nimg, cfg.snapshot_kimg)
@@ -556,7 +586,8 @@ def _train_step(run: Run, dataset, sampler: EpochSampler, phase: Phase) -> dict[
             raise TrainingDiverged(
                 f"{run.bad_in_row} steps in a row had non-finite gradients at {run.kimg:.2f} kimg "
                 f"({phase.resolution}², alpha {phase.alpha:.2f}): training has diverged. Resume "
-                f"from an earlier checkpoint with a lower learning rate or a larger r1_gamma."
+                f"an earlier checkpoint into a new run directory (--out NEW_DIR --resume PATH) "
+                f"with a lower learning rate or a larger r1_gamma."
             )
     return stats
 

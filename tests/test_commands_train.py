@@ -8,6 +8,7 @@ import pytest
 from stylegan_tutorial import checkpoint as ckpt
 from stylegan_tutorial.commands import train as command
 from stylegan_tutorial.configs import TrainingConfig, training_config
+from stylegan_tutorial.training import find_resume_source
 
 
 def parse(*argv):
@@ -74,7 +75,7 @@ def test_finding_the_latest_checkpoint_reads_headers_only(tmp_path, monkeypatch)
         (tmp_path / ckpt.checkpoint_name(16)).read_bytes()[:-4])  # cut short: skipped
     monkeypatch.setattr(ckpt, "load_checkpoint", lambda path: pytest.fail("read every tensor"))
     with pytest.warns(UserWarning, match="is truncated"):
-        found = command.resume_source("auto", str(tmp_path))
+        found = find_resume_source(tmp_path, "auto")
     assert found == tmp_path / ckpt.checkpoint_name(16)
     assert ckpt.read_meta(found)["nimg"] == 16
 

@@ -33,8 +33,10 @@ def test_round_trip_is_pixel_exact_against_pillow(tmp_path):
     wide.save(src / "b_wide.png")
     tall.save(src / "nested" / "a_tall.png")
     small.save(src / "nested" / "deeper" / "c_small.bmp")
-    manifest = prepare_images(src, tmp_path / "out.npy", 16, progress=False)
+    with pytest.warns(UserWarning, match=r"a_tall.png \(33x71\)"):  # 71 > 2 x 33: cropped hard
+        manifest = prepare_images(src, tmp_path / "out.npy", 16, progress=False)
     assert manifest["count"] == 3 and manifest["skipped_count"] == 0
+    assert manifest["cropped"] == [{"name": "nested/a_tall.png", "size": [33, 71]}]
     # Expected, computed with Pillow directly: centre crop boxes by hand, then LANCZOS.
     expected = [
         np.asarray(wide.crop((15, 0, 65, 50)).resize((16, 16), Image.LANCZOS)),  # b_wide.png

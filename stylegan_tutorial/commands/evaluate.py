@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from pathlib import Path
 
 from stylegan_tutorial import checkpoint as ckpt
 from stylegan_tutorial.commands._options import add_checkpoint, add_device
 from stylegan_tutorial.data.dataset import open_dataset
+from stylegan_tutorial.files import atomic_write_text, check_writable_file
 from stylegan_tutorial.metrics import METRICS, evaluate, format_table, json_safe
 from stylegan_tutorial.runtime import pick_device
 from stylegan_tutorial.shipped import PREFIX, checkpoint_file, load_generator, resolve_source
+
+# Below this many images per set, FD and KID are mostly noise (the oracle's features are 128-wide).
+MEANINGFUL_N = 500
 
 
 def parse_metrics(spec: str) -> tuple[str, ...]:
@@ -78,18 +83,26 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 2:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 2, got {getattr(args, name)}")
     path = resolve_checkpoint(args.checkpoint)
+    meta = ckpt.read_meta(path)
+    kimg = ckpt.recorded_nimg(meta, path) / 1000
+    shipped = args.checkpoint.startswith(PREFIX)  # never write into the installed package
+    out = args.out or (Path(f"metrics-{args.checkpoint[len(PREFIX):]}.json") if shipped
+                       else path.parent / f"metrics-{kimg:g}kimg.json")
+    check_writable_file(out, "--out")  # before minutes of work, not after
+    if args.n < MEANINGFUL_N:
+        warnings.warn(f"--n {args.n} is too small for the Fréchet distance and KID to mean much: "
+                      f"their estimates need hundreds of images per set ({MEANINGFUL_N} or more; "
+                      f"the default is 2000)", stacklevel=2)
     G = load_generator(path, device=pick_device(args.device))
-    spec = args.data or ckpt.read_meta(path)["config"].get("data") or "faces"
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    spec = args.data or config.get("data") or "faces"
     data = open_dataset(spec, resolution=G.config.resolution)
     result = evaluate(G, data, metrics=metrics, n=args.n, progress=not args.no_progress,
                       seed=args.seed, n_ppl=args.n_ppl, n_mix=args.n_mix)
-    shipped = args.checkpoint.startswith(PREFIX)  # never write into the installed package
-    out = args.out or (Path(f"metrics-{args.checkpoint[len(PREFIX):]}.json") if shipped
-                       else path.parent / f"metrics-{G.trained_kimg:g}kimg.json")
     record = {"checkpoint": str(path), "kimg": G.trained_kimg, "data": spec, "n": args.n,
               "n_ppl": args.n_ppl, "n_mix": args.n_mix, "seed": args.seed,
               "metrics": json_safe(result)}
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    atomic_write_text(out, json.dumps(record, indent=2) + "\n")
     print(f"{path.name} ({G.trained_kimg:g} kimg) against {spec}, n = {args.n} "
           f"(path length {args.n_ppl} paths, mixing {args.n_mix} pairs)")
     print(format_table(result))

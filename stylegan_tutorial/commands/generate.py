@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
 from stylegan_tutorial.commands._options import (
     add_checkpoint,
@@ -19,7 +18,7 @@ from stylegan_tutorial.commands._options import (
     check_psi,
     parse_seeds,
 )
-from stylegan_tutorial.files import save_png
+from stylegan_tutorial.files import check_writable_dir, check_writable_file, save_png
 from stylegan_tutorial.generate import images_from_seeds
 from stylegan_tutorial.images import image_grid, to_uint8
 from stylegan_tutorial.runtime import pick_device
@@ -44,10 +43,13 @@ def run(args: argparse.Namespace) -> int:
     seeds, psi = parse_seeds(args.seeds), check_psi(args.psi)
     if args.nrow is not None and args.nrow < 1:
         raise ValueError(f"--nrow must be at least 1, got {args.nrow}")
+    out = check_writable_dir(args.out, "--out") if args.files else check_writable_file(args.out, "--out")
     G = load_generator(args.checkpoint, device=pick_device(args.device))
+    if args.cutoff is not None and not 0 <= args.cutoff <= G.num_layers:
+        raise ValueError(f"--cutoff must be a layer count from 0 to {G.num_layers} (this "
+                         f"generator's layers), got {args.cutoff}")
     cutoff = G.config.truncation_cutoff if args.cutoff is None else args.cutoff
     images = images_from_seeds(G, seeds, psi, cutoff, args.noise)  # [N, C, R, R]
-    out = Path(args.out)
     if args.files:
         out.mkdir(parents=True, exist_ok=True)
         for seed, tile in zip(seeds, to_uint8(images)):

@@ -10,7 +10,6 @@ from B::
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from stylegan_tutorial.commands._options import (
     add_checkpoint,
@@ -19,7 +18,7 @@ from stylegan_tutorial.commands._options import (
     check_psi,
     parse_seeds,
 )
-from stylegan_tutorial.files import save_png
+from stylegan_tutorial.files import check_writable_file, save_png
 from stylegan_tutorial.generate import style_mixing_figure
 from stylegan_tutorial.lod import STYLE_RANGE_NAMES, parse_style_layers
 from stylegan_tutorial.runtime import pick_device
@@ -44,12 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the style-mixing figure; return the exit code."""
     rows, cols, psi = parse_seeds(args.rows, "rows"), parse_seeds(args.cols, "cols"), check_psi(args.psi)
+    out = check_writable_file(args.out, "--out")
     G = load_generator(args.checkpoint, device=pick_device(args.device))
     styles = list(STYLE_RANGE_NAMES) if args.styles is None else args.styles
     for spec in styles:
         parse_style_layers(spec, G.config.resolution)  # every error before anything is written
     grid = style_mixing_figure(G, rows, cols, styles, psi, args.noise)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_png(out, grid)
     print(f"wrote {out} ({len(rows)} x {len(cols)} sources, styles {' '.join(styles)})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from stylegan_tutorial.files import check_writable_dir
 from stylegan_tutorial.student import has_exercises, write_student_version
 
 
@@ -16,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the student version of every given chapter that has exercises."""
+    check_writable_dir(args.out, "--out")
     for path in args.notebooks:
         if not has_exercises(path):
             print(f"{path}: no exercises, skipped")

@@ -16,7 +16,7 @@ from pathlib import Path
 from stylegan_tutorial import checkpoint as ckpt
 from stylegan_tutorial import distributed
 from stylegan_tutorial.configs import CONFIG_NAMES, SCHEDULE_FIELDS, TrainingConfig, training_config
-from stylegan_tutorial.training import TrainingDiverged, train
+from stylegan_tutorial.training import TrainingDiverged, find_resume_source, train
 
 # Fields without a flag: the network comes from --config, and these are given by name below.
 _NOT_FLAGS = ("network",)
@@ -97,18 +97,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             fields.add_argument(flag, **options)
 
 
-def resume_source(resume: str | None, out: str) -> Path | None:
-    """The checkpoint that ``--resume`` names: found once, by its header only (None: a new run)."""
-    if resume is None:
-        return None
-    if resume == "auto":
-        return ckpt.latest_checkpoint(out)
-    source = Path(resume)
-    if not source.is_file():
-        raise FileNotFoundError(f"--resume: no such checkpoint {source}")
-    return source
-
-
 def config_from_args(args: argparse.Namespace, saved: TrainingConfig | None = None) -> TrainingConfig:
     """The :class:`TrainingConfig` the command line describes (chapter 10).
 
@@ -143,8 +131,8 @@ def _config(args: argparse.Namespace, saved: TrainingConfig | None, given: dict)
 
 def run(args: argparse.Namespace) -> int:
     """Train, then print where the results are; return the exit code (130 after Ctrl-C)."""
-    source = resume_source(args.resume, args.out)
-    saved = TrainingConfig.from_dict(ckpt.read_meta(source)["config"]) if source is not None else None
+    source = find_resume_source(Path(args.out), args.resume)  # found once, by headers only
+    saved = ckpt.recorded_config(ckpt.read_meta(source), source) if source is not None else None
     config = config_from_args(args, saved)
     resume = str(source) if source is not None else ("auto" if args.resume == "auto" else None)
     try:

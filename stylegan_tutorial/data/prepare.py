@@ -22,16 +22,25 @@ option of the dataset (``open_dataset(..., mirror=True)``).
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import struct
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from stylegan_tutorial.files import sha256_of
+from stylegan_tutorial.files import (
+    atomic_write_text,
+    check_free_space,
+    check_writable_file,
+    sha256_of,
+    stale_temporary_files,
+    temporary_name,
+)
 from stylegan_tutorial.lod import check_resolution
 from stylegan_tutorial.progress import tqdm
 
@@ -39,23 +48,30 @@ MANIFEST_FORMAT = "stylegan-tutorial prepared images"
 SHOW_SKIPPED = 5  # how many skipped names the summary prints
 
 
-def list_sources(src: Path) -> list[tuple[str, object]]:
+def list_sources(src: Path) -> tuple[list[tuple[str, object]], list[dict]]:
     """Every candidate file in a folder (recursive) or zip, sorted by name (the instructor's guide).
 
-    Returns ``(name, opener)`` pairs: the name relative to ``src``, and the file's path, or
-    ``(zip path, member name)`` for a zip.
-    Hidden files and macOS resource forks (``__MACOSX``) are not candidates.
+    Returns ``(candidates, unsafe)``. Candidates are ``(name, opener)`` pairs: the name relative
+    to ``src``, and the file's path, or ``(zip path, member name)`` for a zip. Hidden files and
+    macOS resource forks (``__MACOSX``) are not candidates. A zip member whose name climbs out
+    of the archive (``../``) or is absolute is not read, and is listed in ``unsafe`` as a
+    skipped file with its reason.
     """
     def visible(name: str) -> bool:
-        return not any(part.startswith(".") or part == "__MACOSX" for part in Path(name).parts)
+        return not any((part.startswith(".") and part != "..") or part == "__MACOSX"
+                       for part in Path(name).parts)
 
     if src.is_dir():
         files = sorted(p for p in src.rglob("*") if p.is_file())
-        return [(str(p.relative_to(src)), p) for p in files if visible(str(p.relative_to(src)))]
+        return [(str(p.relative_to(src)), p) for p in files if visible(str(p.relative_to(src)))], []
     if zipfile.is_zipfile(src):
         with zipfile.ZipFile(src) as zf:
             names = sorted(i.filename for i in zf.infolist() if not i.is_dir())
-        return [(name, (src, name)) for name in names if visible(name)]
+        names = [name for name in names if visible(name)]
+        unsafe = [name for name in names if name.startswith(("/", "\\")) or ".." in Path(name).parts]
+        skipped = [{"name": name, "reason": "unsafe path in the zip (absolute or '..'): not read"}
+                   for name in unsafe]
+        return [(name, (src, name)) for name in names if name not in unsafe], skipped
     raise ValueError(f"src must be a folder or a zip file of images, got {src}")
 
 
@@ -125,6 +141,50 @@ def _open(opener, zf: zipfile.ZipFile | None):
     return img
 
 
+def _reserve(path: Path, size: int) -> None:
+    """Allocate ``size`` bytes of ``path`` on disk now, where the system can (a memory map that
+    runs out of space kills the process with SIGBUS; this raises an OSError instead)."""
+    if hasattr(os, "posix_fallocate"):
+        with open(path, "r+b") as fh:
+            try:
+                os.posix_fallocate(fh.fileno(), 0, size)
+            except OSError as err:
+                if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise OSError(err.errno, f"no space for prepare-data's {size / 2**20:,.1f} MiB "
+                                  f"array in {path.parent}; free some space or choose another "
+                                  f"location", str(path.parent)) from None
+                # EINVAL / EOPNOTSUPP: the file system cannot reserve; the free-space check stands
+
+
+ODD_ASPECT = 2.0  # a longer side more than twice the shorter: cropping keeps less than half
+
+
+def _note_odd_size(name: str, size: tuple[int, int], resolution: int, pad: bool, odd: dict) -> None:
+    """Record an image that had to be enlarged, or that cropping cut to less than half."""
+    w, h = size
+    kept_side = max(w, h) if pad else min(w, h)
+    if kept_side < resolution:
+        odd["enlarged"].append({"name": name, "size": [w, h]})
+    if not pad and max(w, h) > ODD_ASPECT * min(w, h):
+        odd["cropped"].append({"name": name, "size": [w, h]})
+
+
+def _warn_odd_sizes(odd: dict, resolution: int, pad: bool) -> None:
+    """One warning per kind of odd image, naming the first few."""
+    def first(items):
+        names = ", ".join(f"{i['name']} ({i['size'][0]}x{i['size'][1]})" for i in items[:SHOW_SKIPPED])
+        return names + (" …" if len(items) > SHOW_SKIPPED else "")
+
+    if odd["enlarged"]:
+        warnings.warn(f"{len(odd['enlarged'])} images were smaller than {resolution}² and were "
+                      f"enlarged, so they will look blurry: {first(odd['enlarged'])}", stacklevel=3)
+    if odd["cropped"]:
+        warnings.warn(f"{len(odd['cropped'])} images are more than {ODD_ASPECT:g} times as long as "
+                      f"they are wide (or the reverse): cropping their centre kept less than half "
+                      f"of each{'' if pad else ' (--pad keeps all of it)'}: {first(odd['cropped'])}",
+                      stacklevel=3)
+
+
 def _npy_header(shape: tuple, length: int) -> bytes:
     """A version-1.0 ``.npy`` header for uint8 ``shape``, padded to exactly ``length`` bytes."""
     text = repr({"descr": "|u1", "fortran_order": False, "shape": tuple(shape)})
@@ -165,24 +225,33 @@ def prepare_images(src, out, resolution: int, pad: bool = False, force: bool = F
         raise FileNotFoundError(f"src does not exist: {src}")
     out, manifest_path = output_paths(out)
     for p in (out, manifest_path):
+        check_writable_file(p, "out")
         if p.exists() and not force:
             raise FileExistsError(f"{p} already exists; pass --force (force=True) to overwrite it")
-    sources = list_sources(src)
+    sources, unsafe = list_sources(src)
     if not sources:
         raise ValueError(f"src {src} holds no files")
+    pixels = len(sources) * resolution * resolution * 3
+    check_free_space(out.parent, pixels + (1 << 16), f"prepare-data's array of up to {len(sources)} "
+                     f"images at {resolution}²")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    for stale in stale_temporary_files(out.parent):  # left by a killed earlier run
+        if stale.name.startswith((f".{out.name}.", f".{manifest_path.name}.")):
+            stale.unlink(missing_ok=True)
+    tmp = temporary_name(out)
     try:
         # Room for every candidate; the header is rewritten with the final count at the end.
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
                                           shape=(len(sources), resolution, resolution, 3))
         header_len = array.offset
-        count, skipped = 0, []
+        _reserve(tmp, header_len + pixels)  # no space: an OSError now, never a SIGBUS later
+        count, skipped, odd = 0, list(unsafe), {"enlarged": [], "cropped": []}
         zf = zipfile.ZipFile(src) if not src.is_dir() else None
         for name, opener in tqdm(sources, desc="prepare-data", unit="img", disable=not progress):
             try:
                 with _open(opener, zf) as img:
                     array[count] = prepare_image(img, resolution, pad)
+                    _note_odd_size(name, img.size, resolution, pad, odd)
                 count += 1
             except Exception as err:  # noqa: BLE001 -- any unreadable file is skipped, and said so
                 skipped.append({"name": name, "reason": f"{type(err).__name__}: {err}"[:200]})
@@ -202,11 +271,12 @@ def prepare_images(src, out, resolution: int, pad: bool = False, force: bool = F
             "source": str(src.resolve()), "square": "pad" if pad else "center-crop",
             "filter": "lanczos", "sha256": sha256_of(tmp),
             "skipped_count": len(skipped), "skipped": skipped,
+            "enlarged_count": len(odd["enlarged"]), "enlarged": odd["enlarged"],
+            "cropped_count": len(odd["cropped"]), "cropped": odd["cropped"],
         }
-        tmp_manifest = manifest_path.with_name(f".{manifest_path.name}.{os.getpid()}.tmp")
-        tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
         os.replace(tmp, out)
-        os.replace(tmp_manifest, manifest_path)
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     finally:
         tmp.unlink(missing_ok=True)
+    _warn_odd_sizes(odd, resolution, pad)
     return manifest
