@@ -127,3 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             print(f"{prefix}: error: {describe_error(err)}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            print(f"{prefix}: interrupted", file=sys.stderr)
+            return 130

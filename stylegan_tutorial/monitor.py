@@ -160,8 +160,12 @@ class RunMonitor:
         save_png(self.out / "samples" / f"fakes-{nimg:09d}.png",
                  sample_grid(G_ema, phase, range(self.config.grid_size)))
         plot_losses(history, self.out / "losses.png")
-        with open(self.out / "log.jsonl", "a") as fh:
-            fh.write(json.dumps(tick) + "\n")
+        log = self.out / "log.jsonl"
+        try:
+            with open(log, "a") as fh:
+                fh.write(json.dumps(tick) + "\n")
+        except OSError as err:  # name the file: a failed write knows only its errno
+            raise OSError(err.errno, err.strerror, str(log)) from None
         if self.writer is not None:
             for k, v in tick.items():
                 self.writer.add_scalar(k, v, nimg)

@@ -20,6 +20,8 @@ import copy
 import json
 from pathlib import Path
 
+from stylegan_tutorial.files import atomic_write_text
+
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 SOLUTION_TAG = "solution"
@@ -99,15 +101,26 @@ def write_student_version(src: Path, out_dir: Path) -> Path:
     src, out_dir = Path(src), Path(out_dir)
     if not src.is_file():
         raise FileNotFoundError(f"no such notebook: {src}")
-    nb = json.loads(src.read_text(encoding="utf-8"))
+    nb = read_notebook(src)
     student = student_notebook(nb, name=src.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     dest = out_dir / src.name
-    dest.write_text(json.dumps(student, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_text(dest, json.dumps(student, indent=1, ensure_ascii=False) + "\n")
     return dest
+
+
+def read_notebook(path: Path) -> dict:
+    """A notebook's JSON, or a ValueError naming the file when it is not a notebook (every chapter)."""
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not a notebook (not JSON: {err})") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise ValueError(f"{path} is not a notebook (no list of cells)")
+    return nb
 
 
 def has_exercises(path: Path) -> bool:
     """True when the notebook at ``path`` has at least one cell tagged ``solution`` (every chapter)."""
-    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    nb = read_notebook(Path(path))
     return any(SOLUTION_TAG in c.get("metadata", {}).get("tags", []) for c in nb["cells"])

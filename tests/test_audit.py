@@ -432,3 +432,45 @@ def test_generate_refuses_a_cutoff_beyond_the_layers(run_dir, tmp_path, capsys):
                            "--out", tmp_path / "g.png")
     assert code == 2 and "--cutoff must be a layer count from 0 to 8" in err
     assert not (tmp_path / "g.png").exists()
+
+
+def test_a_file_that_is_not_a_notebook_is_named(tmp_path, capsys):
+    bad = tmp_path / "chapter.ipynb"
+    bad.write_text("{not json")
+    code, _, err = run_cli(capsys, "student", bad, "--out", tmp_path / "student")
+    assert code == 2 and f"{bad} is not a notebook" in err and "Traceback" not in err
+
+
+def test_ctrl_c_in_any_command_is_one_line(tmp_path, capsys, monkeypatch):
+    from stylegan_tutorial.commands import generate
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(generate, "load_generator", interrupted)
+    code, _, err = run_cli(capsys, "generate", "--checkpoint", "pretrained:faces64",
+                           "--out", tmp_path / "g.png")
+    assert code == 130 and err.strip() == "stylegan-tutorial generate: interrupted"
+
+
+def test_a_log_line_that_cannot_be_written_names_the_log(tmp_path, monkeypatch):
+    import builtins
+
+    from stylegan_tutorial.configs import training_config
+    from stylegan_tutorial.monitor import RunMonitor
+
+    monitor = RunMonitor(tmp_path, training_config(grid_size=1))
+    real_open = builtins.open
+
+    def full(path, mode="r", *args, **kwargs):
+        if str(path).endswith("log.jsonl") and "a" in mode:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", full)
+    from stylegan_tutorial.generator import Generator
+
+    G = Generator(training_config().network.replace(resolution=8))
+    with pytest.raises(OSError) as info:
+        monitor.tick(G, 32, {"kimg": 0.032, "batch_size": 32, "resolution": 4, "alpha": 1.0}, [])
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "log.jsonl")

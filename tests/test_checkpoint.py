@@ -85,8 +85,10 @@ def test_a_header_size_that_starts_like_a_pickle_still_loads(tmp_path, header_si
 
 
 def test_truncated_latest_falls_back_to_the_previous(tmp_path):
-    good = ckpt.save_checkpoint(tmp_path / ckpt.checkpoint_name(10), {"a": torch.ones(100)}, {**META, "nimg": 10})
-    bad = ckpt.save_checkpoint(tmp_path / ckpt.checkpoint_name(20), {"a": torch.ones(100)}, {**META, "nimg": 20})
+    good = ckpt.save_checkpoint(tmp_path / ckpt.checkpoint_name(10), {"a": torch.ones(100)},
+                                {**META, "nimg": 10})
+    bad = ckpt.save_checkpoint(tmp_path / ckpt.checkpoint_name(20), {"a": torch.ones(100)},
+                               {**META, "nimg": 20})
     bad.write_bytes(bad.read_bytes()[:-50])
     (tmp_path / ".checkpoint-000000030.safetensors.999999.tmp").write_bytes(b"half")
     with pytest.warns(UserWarning):
