@@ -22,6 +22,8 @@ Networks
     :mod:`~stylegan_tutorial.discriminator` (chapter 4), :mod:`~stylegan_tutorial.sizes`
     (parameter counts; chapter 10).
 Training
+    :mod:`~stylegan_tutorial.baselines` (naive generators in pixel space; chapter 1),
+    :mod:`~stylegan_tutorial.autoencoders` (autoencoders and the VAE; chapter 2),
     :mod:`~stylegan_tutorial.losses`, :mod:`~stylegan_tutorial.toy`,
     :mod:`~stylegan_tutorial.dcgan` (the adversarial game; chapter 3),
     :mod:`~stylegan_tutorial.schedule` (progressive growing; chapters 4, 10),
@@ -32,7 +34,8 @@ Training
     package; chapters 10, 11); :mod:`~stylegan_tutorial.generate` (images from a generator;
     chapters 7, 8, 9).
 Evaluation
-    :mod:`~stylegan_tutorial.oracle` and :mod:`~stylegan_tutorial.metrics` (chapter 11).
+    :mod:`~stylegan_tutorial.oracle` and :mod:`~stylegan_tutorial.metrics` (chapter 11; the
+    first baseline table of chapter 1 and the digit judges of chapter 2 too).
 Course helpers
     :mod:`~stylegan_tutorial.viz`, :mod:`~stylegan_tutorial.widgets` (figures),
     :mod:`~stylegan_tutorial.exercises` (graders of the readers' exercises),

@@ -1,12 +1,14 @@
 """The adversarial game's losses, as functions of the discriminator's logits.
 
-The discriminator outputs a logit ``l`` per image; its probability that the image is real is
-``D = sigmoid(l)``. Writing every loss through ``softplus(t) = log(1 + exp(t))`` keeps them
+The discriminator outputs a logit ``l = D(x)`` per image; its probability that the image is
+real is ``sigmoid(l)``. Writing every loss through ``softplus(t) = log(1 + exp(t))`` keeps them
 finite for any logit: ``-log sigmoid(l) = softplus(-l)`` and ``-log(1 - sigmoid(l)) = softplus(l)``.
 
 Goodfellow et al. (2014) play the minimax game
 
-    min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))].
+    min_G max_D  V(D, G) = E_x[log sigmoid(D(x))] + E_z[log(1 - sigmoid(D(G(z))))],
+
+with ``D(x)`` the discriminator's logit (the book's notation: ``sigmoid(D(x))`` is the probability).
 
 Every function returns a scalar tensor (a mean over the batch) ready for ``backward()``.
 StyleGAN's configuration F uses :func:`d_logistic_loss` with :func:`r1_penalty` (gamma = 10) and
@@ -29,7 +31,7 @@ def d_logistic_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
 
     ``real_logits [N]`` and ``fake_logits [M]`` are D's logits on real and generated images.
 
-    ``L_D = E[softplus(l_fake)] + E[softplus(-l_real)] = -E[log D(x)] - E[log(1 - D(G(z)))]``.
+    ``L_D = E[softplus(l_fake)] + E[softplus(-l_real)] = -E[log σ(D(x))] - E[log(1 - σ(D(G(z))))]``.
     Its minimiser over all functions is the optimal discriminator
     ``D*(x) = p_data(x) / (p_data(x) + p_g(x))``.
     """
@@ -37,24 +39,24 @@ def d_logistic_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
 
 
 def g_saturating_loss(fake_logits: Tensor) -> Tensor:
-    """The generator's side of the minimax game: ``L_G = E[log(1 - D(G(z)))]`` (chapter 3).
+    """The generator's side of the minimax game: ``L_G = E[log(1 - σ(D(G(z))))]`` (chapter 3).
 
     ``fake_logits [N]`` are D's logits on generated images; ``L_G = -E[softplus(l)]``.
 
     Its gradient with respect to the logit is ``-sigmoid(l)``. Early in training the
-    discriminator rejects fakes easily (``D(G(z)) -> 0``) and that gradient vanishes: the loss
+    discriminator rejects fakes easily (``σ(D(G(z))) -> 0``) and that gradient vanishes: the loss
     *saturates* exactly when the generator most needs a signal.
     """
     return -F.softplus(fake_logits).mean()
 
 
 def g_nonsaturating_loss(fake_logits: Tensor) -> Tensor:
-    """The non-saturating generator loss: ``L_G = -E[log D(G(z))] = E[softplus(-l)]`` (chapter 3).
+    """The non-saturating generator loss: ``L_G = -E[log σ(D(G(z)))] = E[softplus(-l)]`` (chapter 3).
 
     ``fake_logits [N]`` are D's logits ``l`` on generated images.
 
     Same fixed point as the minimax loss, but the gradient with respect to the logit is
-    ``-sigmoid(-l) = -(1 - D(G(z)))``, which tends to -1 (not 0) when the discriminator
+    ``-sigmoid(-l) = -(1 - σ(D(G(z))))``, which tends to -1 (not 0) when the discriminator
     rejects the fakes. StyleGAN trains its generator with this loss.
     """
     return F.softplus(-fake_logits).mean()

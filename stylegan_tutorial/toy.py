@@ -460,7 +460,8 @@ def dirac_gan_trajectory(
 
 def gaussian_optimal_discriminator(x: Tensor, data_mean: float, data_std: float,
                                    g_mean: float, g_std: float) -> Tensor:
-    """The closed form ``D*(x) = p_data(x) / (p_data(x) + p_g(x))`` for two 1-D Gaussians (chapter 3).
+    """The optimal discriminator's probability ``σ(D*(x)) = p_data(x) / (p_data(x) + p_g(x))`` for
+    two 1-D Gaussians (chapter 3).
 
     Args:
         x:         where to evaluate it, any shape (a tensor or an array).
@@ -469,7 +470,7 @@ def gaussian_optimal_discriminator(x: Tensor, data_mean: float, data_std: float,
         g_mean:    the generator's mean.
         g_std:     the generator's standard deviation, > 0.
 
-    Returns ``D*(x)``, the same shape as ``x``.
+    Returns that probability (not a logit), the same shape as ``x``.
 
     Computed as ``sigmoid(log p_data(x) - log p_g(x))``, which stays exact far in the tails.
     """

@@ -30,24 +30,42 @@ def _upscale(array: np.ndarray, factor: int) -> np.ndarray:
     return array.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
-def snapshot_strip_png(frames: Sequence[np.ndarray], labels: Sequence[str], title: str) -> bytes:
-    """All frames side by side with their labels, as one PNG: the static view of a slider (every chapter).
+def snapshot_strip_png(frames: Sequence[np.ndarray], labels: Sequence[str], title: str,
+                       max_frames: int = 6, columns: int = 3) -> bytes:
+    """Snapshots and their labels in rows, as one PNG: the static view of a slider (every chapter).
 
     Args:
-        frames: the images, each ``[H, W, 3]`` uint8.
-        labels: one caption per frame.
-        title:  the figure's title.
+        frames:     the images, each ``[H, W, 3]`` uint8.
+        labels:     one caption per frame.
+        title:      the figure's title.
+        max_frames: at most this many frames are drawn, evenly spaced, always the first and the
+                    last, so each stays large enough to read at the book's width.
+        columns:    frames per row (the book shows at most three panels in a row).
+
+    The PNG is 6.4 inches wide at 200 dpi: the book shows it at about 640 pixels, sharp on
+    high-DPI screens, with captions as large as the book's text.
     """
     import matplotlib.pyplot as plt
 
+    if max_frames < 2 or columns < 1:
+        raise ValueError(f"max_frames must be at least 2 and columns at least 1, got {max_frames}, {columns}")
     n = len(frames)
-    fig, axes = plt.subplots(1, n, figsize=(2.0 * n, 2.4), squeeze=False)
-    for ax, frame, label in zip(axes[0], frames, labels):
-        ax.imshow(frame, interpolation="nearest")
-        ax.set_title(label, fontsize=9)
+    if n > max_frames:
+        keep = sorted({round(i * (n - 1) / (max_frames - 1)) for i in range(max_frames)})
+    else:
+        keep = list(range(n))
+    cols = min(columns, len(keep))
+    rows = -(-len(keep) // cols)
+    width = 6.4
+    fig, axes = plt.subplots(rows, cols, figsize=(width, rows * (0.95 * width / cols + 0.35) + 0.4),
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat:
         ax.axis("off")
-    fig.suptitle(title)
-    png = figure_png(fig)
+    for ax, i in zip(axes.flat, keep):
+        ax.imshow(frames[i], interpolation="nearest")
+        ax.set_title(labels[i], fontsize=12)
+    fig.suptitle(title, fontsize=13)
+    png = figure_png(fig, dpi=200)
     plt.close(fig)
     return png
 

@@ -55,6 +55,8 @@ LAYERS: dict[str, int] = {
     "discriminator": 2,
     "sizes": 2,
     # 3 training
+    "baselines": 3,
+    "autoencoders": 3,
     "losses": 3,
     "toy": 3,
     "dcgan": 3,

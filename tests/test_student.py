@@ -1,10 +1,11 @@
 """Student versions: stubs fail their checks with the hint; the published solutions pass."""
 
 import json
+import re
 
 import pytest
 
-from conftest import NOTEBOOKS, cell_source, read_notebook
+from conftest import NOTEBOOKS, ROOT, cell_source, read_notebook
 from stylegan_tutorial import student
 
 WITH_EXERCISES = [p for p in NOTEBOOKS if student.has_exercises(p)]
@@ -35,11 +36,10 @@ def test_solution_without_hint_or_markers_is_refused():
         student.student_notebook({"cells": [cell], "metadata": {}})
 
 
-def test_every_chapter_from_3_on_has_an_exercise():
+def test_every_chapter_has_an_exercise():
+    assert NOTEBOOKS, "no chapters found"
     for nb in NOTEBOOKS:
-        number = int(nb.name.split("_", 1)[0])
-        if number >= 3:
-            assert nb in WITH_EXERCISES, f"{nb.name} has no exercise"
+        assert nb in WITH_EXERCISES, f"{nb.name} has no exercise"
 
 
 def exercise_notebook(nb: dict) -> dict:
@@ -83,3 +83,35 @@ def test_published_solutions_pass_and_stubs_fail_with_their_hint(path, tmp_path)
     assert err is not None, f"{path.name}: the student version's check passed without a solution"
     assert "ExerciseError" in str(err) and "not implemented yet" in str(err)
     assert any(h in str(err) for h in hints), f"the failure does not show the hint: {err}"
+
+
+STUDENT_DIR = ROOT / "notebooks" / "student"
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.name)
+def test_committed_student_version_matches_its_chapter(path):
+    """notebooks/student/NAME.ipynb (what Colab opens) is exactly student_notebook(chapter)."""
+    committed = STUDENT_DIR / path.name
+    assert committed.exists(), (
+        f"notebooks/student/{path.name} is missing: run `make student` and commit it")
+    expected = student.student_notebook(read_notebook(path), name=path.name)
+    assert read_notebook(committed) == expected, (
+        f"notebooks/student/{path.name} no longer matches {path.name}: run `make student` "
+        "(make book does it after executing the chapters) and commit it")
+
+
+def test_every_student_version_has_its_chapter():
+    chapters = {p.name for p in WITH_EXERCISES}
+    stray = sorted(p.name for p in STUDENT_DIR.glob("*.ipynb") if p.name not in chapters)
+    assert not stray, f"notebooks/student holds versions of no chapter with exercises: {stray}"
+
+
+def test_student_versions_are_neither_tested_by_nbval_nor_in_the_book():
+    import yaml
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    norecurse = re.search(r"(?ms)^norecursedirs\s*=\s*\[(.*?)\]", pyproject)
+    assert norecurse and '"notebooks/student"' in norecurse.group(1), "nbval would execute the stubs"
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "notebooks/student" in config["exclude_patterns"]
+    assert "notebooks/student" not in (ROOT / "_toc.yml").read_text()

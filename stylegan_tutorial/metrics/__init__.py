@@ -3,6 +3,10 @@
 StyleGAN's claims are numbers. This package computes them without downloading anything, one
 module per metric:
 
+- :mod:`~stylegan_tutorial.metrics.baseline`: chapter 1's first measured baseline, FD, KID and
+  the oracle's :func:`factor_confidence` of naive pixel-space generators (:func:`baseline_row`);
+- :mod:`~stylegan_tutorial.metrics.digits`: chapter 2's judges of generated digits, a
+  :class:`DigitReader` and a blur measure (:func:`sharpness`);
 - :mod:`~stylegan_tutorial.metrics.frechet`: **Fréchet distance** (FD) and **KID** between
   feature sets, the math of FID and KID, applied to the oracle's features; real FID with
   Inception where its weights exist (:func:`inception_fid`);
@@ -24,6 +28,13 @@ hashed (see :mod:`stylegan_tutorial.oracle`). Every public name is importable fr
     M.frechet_distance(feats_a, feats_b)
 """
 
+from stylegan_tutorial.metrics.baseline import (
+    baseline_row,
+    baseline_table_markdown,
+    factor_certainties,
+    factor_confidence,
+)
+from stylegan_tutorial.metrics.digits import DigitReader, sharpness
 from stylegan_tutorial.metrics.frechet import (
     INCEPTION_WEIGHTS,
     feature_stats,
@@ -53,11 +64,12 @@ from stylegan_tutorial.metrics.swd import (
 )
 
 __all__ = [
-    "INCEPTION_WEIGHTS", "METRICS", "conditional_entropy", "evaluate", "feature_stats",
+    "DigitReader", "INCEPTION_WEIGHTS", "METRICS", "baseline_row", "baseline_table_markdown",
+    "conditional_entropy", "evaluate", "factor_certainties", "factor_confidence", "feature_stats",
     "filtered_mean", "flatten", "format_table", "frechet_distance", "frechet_distance_from_stats",
     "inception_fid", "json_safe", "kernel_inception_distance", "kid", "laplacian_pyramid",
     "linear_separability", "mixing_transfer_table", "mmd2_unbiased", "oracle_attributes",
     "path_distances", "path_length", "polynomial_kernel", "pyramid_down", "pyramid_up",
-    "separability", "slerp", "sliced_wasserstein", "sliced_wasserstein_descriptors",
+    "separability", "sharpness", "slerp", "sliced_wasserstein", "sliced_wasserstein_descriptors",
     "transfer_table_markdown",
 ]
