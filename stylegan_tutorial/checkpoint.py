@@ -156,6 +156,8 @@ def read_meta(path) -> dict:
                 raise ValueError(f"header of {size} bytes is larger than safetensors allows")
             fh.seek(8)
             header = json.loads(fh.read(size))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such checkpoint: {path}") from None  # gone since it was listed
     except (OSError, ValueError, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is not a readable safetensors checkpoint ({err})") from None
     if not isinstance(header, dict):
@@ -204,11 +206,13 @@ def list_checkpoints(folder) -> list[Path]:
     found = []
     for path in sorted(p for p in folder.iterdir() if _NAME.match(p.name)):
         try:
-            if not path.is_file():
-                raise ValueError(f"{path} is not a file")
+            if path.is_dir():
+                raise ValueError(f"{path} is a folder, not a file")
             meta = read_meta(path)
             recorded_config(meta, path)  # a run directory's checkpoints say what they train
             found.append((recorded_nimg(meta, path), path.name, path))
+        except FileNotFoundError:  # deleted since the folder was listed (pruned by a running run)
+            continue
         except (ValueError, OSError) as err:
             _warn_once(path, f"skipping unreadable checkpoint: {err}")
     return [p for _, _, p in sorted(found)]

@@ -474,3 +474,22 @@ def test_a_log_line_that_cannot_be_written_names_the_log(tmp_path, monkeypatch):
     with pytest.raises(OSError) as info:
         monitor.tick(G, 32, {"kimg": 0.032, "batch_size": 32, "resolution": 4, "alpha": 1.0}, [])
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "log.jsonl")
+
+
+def test_a_checkpoint_pruned_while_the_folder_is_read_is_skipped_silently(tmp_path, monkeypatch, recwarn):
+    """A running run prunes old checkpoints while another process lists the folder: no warning."""
+    from stylegan_tutorial.configs import training_config
+
+    for nimg in (32, 64):
+        ckpt.save_checkpoint(tmp_path / ckpt.checkpoint_name(nimg), {"a": torch.ones(1)},
+                             {"config": training_config().to_dict(), "nimg": nimg})
+    real_read = ckpt.read_meta
+
+    def pruned_meanwhile(path):
+        if path.name == ckpt.checkpoint_name(32):
+            path.unlink()  # deleted between the listing and the read
+        return real_read(path)
+
+    monkeypatch.setattr(ckpt, "read_meta", pruned_meanwhile)
+    assert ckpt.list_checkpoints(tmp_path) == [tmp_path / ckpt.checkpoint_name(64)]
+    assert not [w for w in recwarn if "checkpoint" in str(w.message)]
