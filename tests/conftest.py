@@ -7,6 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+
+from stylegan_tutorial.configs import training_config
+from stylegan_tutorial.data.dataset import ImageDataset
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -18,6 +22,19 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def tiny(**fields):
+    """cpu-tiny cut to 16²: levels 4, 8, 16; 64 images per phase (32 train + 32 fade)."""
+    fields = {"phase_kimg": 0.064, "total_kimg": 0.2, "tick_kimg": 0.001, **fields}
+    return training_config("cpu-tiny", network_overrides=dict(resolution=16),
+                           batch_sizes={4: 8, 8: 8, 16: 4}, **fields)
+
+
+def images(n=48, res=16, seed=0):
+    """``n`` random images ``[n, 3, res, res]`` in [-1, 1] as an ImageDataset (seeded)."""
+    g = torch.Generator().manual_seed(seed)
+    return ImageDataset(torch.rand(n, 3, res, res, generator=g) * 2 - 1)
 
 
 def read_notebook(path: Path) -> dict:

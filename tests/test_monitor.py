@@ -1,25 +1,11 @@
 """What a run reports each tick: the notebook callback, grids, log lines."""
 
 import pytest
-import torch
 
-from stylegan_tutorial.configs import training_config
-from stylegan_tutorial.data.dataset import ImageDataset
+from conftest import images, tiny
 from stylegan_tutorial.training import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
-
-
-def tiny(**fields):
-    """cpu-tiny cut to 16²: levels 4, 8, 16; 64 images per phase (32 train + 32 fade)."""
-    fields = {"phase_kimg": 0.064, "total_kimg": 0.2, "tick_kimg": 0.001, **fields}
-    return training_config("cpu-tiny", network_overrides=dict(resolution=16),
-                           batch_sizes={4: 8, 8: 8, 16: 4}, **fields)
-
-
-def images(n=48, res=16, seed=0) -> ImageDataset:
-    g = torch.Generator().manual_seed(seed)
-    return ImageDataset(torch.rand(n, 3, res, res, generator=g) * 2 - 1)
 
 
 def test_notebook_progress_draws_every_tick(monkeypatch):

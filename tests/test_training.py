@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import images, tiny
 from stylegan_tutorial.configs import TrainingConfig, training_config
 from stylegan_tutorial.data.dataset import ImageDataset
 from stylegan_tutorial.data.sampler import EpochSampler
@@ -17,18 +18,6 @@ from stylegan_tutorial.training import (
 )
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
-
-
-def tiny(**fields) -> TrainingConfig:
-    """cpu-tiny cut to 16²: levels 4, 8, 16; 64 images per phase (32 train + 32 fade)."""
-    fields = {"phase_kimg": 0.064, "total_kimg": 0.2, "tick_kimg": 0.001, **fields}
-    return training_config("cpu-tiny", network_overrides=dict(resolution=16),
-                           batch_sizes={4: 8, 8: 8, 16: 4}, **fields)
-
-
-def images(n=48, res=16, seed=0) -> ImageDataset:
-    g = torch.Generator().manual_seed(seed)
-    return ImageDataset(torch.rand(n, 3, res, res, generator=g) * 2 - 1)
 
 
 @pytest.mark.slow
