@@ -63,24 +63,17 @@ def save_checkpoint(path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
 def load_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a checkpoint written by :func:`save_checkpoint`: ``(tensors, meta)`` on the CPU (chapter 10).
 
-    Anything that is not a safetensors file of this format (a pickle from ``torch.save``
-    above all) raises ValueError without being unpickled or executed.
+    The header is checked first by :func:`read_meta`: anything that is not a safetensors file of
+    this format (a pickle from ``torch.save`` above all) raises ValueError without being
+    unpickled or executed.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such checkpoint: {path}")
-    data = path.read_bytes()
-    if data[8:9] != b"{" and _looks_like_pickle(data):  # safetensors' header opens at byte 8
-        raise ValueError(
-            f"refusing to load {path}: it is a pickle (torch.save format), and unpickling can run "
-            f"arbitrary code. Only .safetensors checkpoints written by stylegan-tutorial are read."
-        )
+    meta = read_meta(path)
     try:
-        tensors = load(data)
-        meta_text = _read_metadata(data).get(_META_KEY)
-    except (SafetensorError, ValueError, json.JSONDecodeError, OSError) as err:
+        tensors = load(path.read_bytes())
+    except (SafetensorError, ValueError, OSError) as err:
         raise ValueError(f"{path} is not a readable safetensors checkpoint ({err})") from None
-    return tensors, _parse_meta(meta_text, path)
+    return tensors, meta
 
 
 def _parse_meta(meta_text: str | None, path: Path) -> dict:
@@ -119,14 +112,8 @@ def _looks_like_pickle(data: bytes) -> bool:
     return (len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5) or data[:4] == b"PK\x03\x04"
 
 
-def _read_metadata(data: bytes) -> dict:
-    """The ``__metadata__`` of a safetensors file: 8-byte little-endian header size, JSON header."""
-    if len(data) < 8:
-        raise ValueError("file too short for a safetensors header")
-    size = int.from_bytes(data[:8], "little")
-    if size > len(data) - 8:
-        raise ValueError("header size runs past the end of the file")
-    return json.loads(data[8:8 + size]).get("__metadata__") or {}
+class _Pickle(Exception):
+    """Raised inside :func:`read_meta` when a file starts like a pickle."""
 
 
 MAX_HEADER = 100 << 20  # safetensors' own limit on the JSON header (100 MB)
@@ -146,9 +133,8 @@ def read_meta(path) -> dict:
     try:
         with open(path, "rb") as fh:
             start = fh.read(9)
-            if start[8:9] != b"{" and _looks_like_pickle(start):
-                raise ValueError("it is a pickle (torch.save format), which is never unpickled: "
-                                 "unpickling can run arbitrary code")
+            if start[8:9] != b"{" and _looks_like_pickle(start):  # safetensors' header opens at byte 8
+                raise _Pickle()
             if not _looks_like_safetensors_start(start):
                 raise ValueError("not a safetensors file")
             size = int.from_bytes(start[:8], "little")
@@ -158,6 +144,10 @@ def read_meta(path) -> dict:
             header = json.loads(fh.read(size))
     except FileNotFoundError:
         raise FileNotFoundError(f"no such checkpoint: {path}") from None  # gone since it was listed
+    except _Pickle:
+        raise ValueError(f"refusing to load {path}: it is a pickle (torch.save format), and unpickling "
+                         f"can run arbitrary code. Only .safetensors checkpoints written by "
+                         f"stylegan-tutorial are read.") from None
     except (OSError, ValueError, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is not a readable safetensors checkpoint ({err})") from None
     if not isinstance(header, dict):
@@ -166,8 +156,8 @@ def read_meta(path) -> dict:
             if key != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry]
     expected = 8 + size + max(ends, default=0)
     if path.stat().st_size < expected:
-        raise ValueError(f"{path} is truncated: {path.stat().st_size} bytes where its header "
-                         f"describes {expected}")
+        raise ValueError(f"{path} is not a readable safetensors checkpoint: it is truncated, "
+                         f"{path.stat().st_size} bytes where its header describes {expected}")
     metadata = header.get("__metadata__") or {}
     if not isinstance(metadata, dict):
         raise ValueError(f"{path} is not a readable safetensors checkpoint (__metadata__ is not a dict)")

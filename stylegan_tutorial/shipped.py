@@ -177,10 +177,12 @@ def checkpoint_file(source) -> Path:
         source: a checkpoint file, a run directory (its latest complete checkpoint) or
                 ``"pretrained:NAME"`` (see :func:`resolve_source`).
 
-    Raises FileNotFoundError if a run directory holds no checkpoint. A missing file is
-    reported when it is read.
+    Raises FileNotFoundError if ``source`` does not exist or is a run directory without a
+    checkpoint.
     """
     path = resolve_source(source)
+    if not path.exists():
+        raise FileNotFoundError(f"no such checkpoint: {path} (no such file or run directory)")
     if path.is_dir():
         found = ckpt.latest_checkpoint(path)
         if found is None:

@@ -6,10 +6,10 @@ import types
 import pytest
 
 from stylegan_tutorial import cli, metrics
-from stylegan_tutorial.commands import evaluate
 from stylegan_tutorial.configs import get_config
 from stylegan_tutorial.generator import Generator
 from stylegan_tutorial.metrics import report
+from stylegan_tutorial.shipped import checkpoint_file
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
@@ -58,7 +58,7 @@ def test_unknown_metric_and_missing_checkpoint_are_clear_errors(tmp_path, capsys
 
 def test_pretrained_names_are_checked():
     with pytest.raises(ValueError, match="no pretrained generator named 'faces32'"):
-        evaluate.resolve_checkpoint("pretrained:faces32")
+        checkpoint_file("pretrained:faces32")
 
 
 def test_flatten_and_json_safety():

@@ -19,7 +19,7 @@ from stylegan_tutorial.data.dataset import open_dataset
 from stylegan_tutorial.files import atomic_write_text, check_writable_file
 from stylegan_tutorial.metrics import METRICS, evaluate, format_table, json_safe
 from stylegan_tutorial.runtime import pick_device
-from stylegan_tutorial.shipped import PREFIX, checkpoint_file, load_generator, resolve_source
+from stylegan_tutorial.shipped import PREFIX, checkpoint_file, load_generator
 
 # Below this many images per set, FD and KID are mostly noise (the oracle's features are 128-wide).
 MEANINGFUL_N = 500
@@ -37,21 +37,6 @@ def parse_metrics(spec: str) -> tuple[str, ...]:
         raise ValueError(f"--metrics must be a comma-separated list drawn from {','.join(METRICS)}, "
                          f"got {spec!r}")
     return names
-
-
-def resolve_checkpoint(source: str) -> Path:
-    """``--checkpoint``: the checkpoint file it names (chapter 11).
-
-    Args:
-        source: a checkpoint file, a run directory (its latest checkpoint) or
-                ``pretrained:NAME``, a generator that ships with the package (sha256-checked).
-
-    Raises FileNotFoundError for a path that does not exist or a directory without checkpoints.
-    """
-    path = resolve_source(source)
-    if not source.startswith(PREFIX) and not path.exists():
-        raise FileNotFoundError(f"--checkpoint: no such file or run directory: {path}")
-    return checkpoint_file(path)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     for name in ("n", "n_ppl", "n_mix"):
         if getattr(args, name) < 2:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 2, got {getattr(args, name)}")
-    path = resolve_checkpoint(args.checkpoint)
+    path = checkpoint_file(args.checkpoint)  # sha256-checked for pretrained:NAME
     meta = ckpt.read_meta(path)
     kimg = ckpt.recorded_nimg(meta, path) / 1000
     shipped = args.checkpoint.startswith(PREFIX)  # never write into the installed package
