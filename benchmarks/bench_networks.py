@@ -86,13 +86,13 @@ def count_flops(fn) -> int:
     return counter.total
 
 
-def _make_train_step(G, D, cfg, resolution, batch, device, amp=False, channels_last=False):
+def _make_train_step(G, D, cfg, resolution, batch, device, amp=False, channels_last=False, lr=0.001):
     """One G step and one D step of the paper's training (configuration F), as a closure."""
     import torch
 
     from stylegan_tutorial.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 
-    adam = dict(lr=cfg.learning_rate_at(resolution), betas=(0.0, 0.99), eps=1e-8)
+    adam = dict(lr=lr, betas=(0.0, 0.99), eps=1e-8)
     opt_g, opt_d = torch.optim.Adam(G.parameters(), **adam), torch.optim.Adam(D.parameters(), **adam)
     scaler_g = torch.amp.GradScaler("cuda", enabled=amp)
     scaler_d = torch.amp.GradScaler("cuda", enabled=amp)
@@ -139,7 +139,7 @@ def measure_case(config_name: str, resolution: int, repeats: int, warmup: int, d
     """Time one (config, resolution) case; meant to run in a fresh process. Returns table rows."""
     import torch
 
-    from stylegan_tutorial.configs import get_config
+    from stylegan_tutorial.configs import get_config, training_config
     from stylegan_tutorial.discriminator import Discriminator
     from stylegan_tutorial.generator import Generator
 
@@ -149,7 +149,8 @@ def measure_case(config_name: str, resolution: int, repeats: int, warmup: int, d
     device = torch.device(device_name)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     cfg = get_config(config_name)
-    batch = cfg.batch_size_at(resolution)
+    training = training_config(config_name)
+    batch, lr = training.batch_size_at(resolution), training.learning_rate_at(resolution)
     variants = [("fp32", False, False)]
     if device.type == "cuda":
         variants += [("amp", True, False), ("amp+channels_last", True, True)]
@@ -167,9 +168,9 @@ def measure_case(config_name: str, resolution: int, repeats: int, warmup: int, d
             t_d, n_d = _median_seconds(lambda D=D, img=img: D(img), repeats, warmup, device, budget)
             small = min(batch, 4)  # FLOPs per image do not depend on the batch size
             g_flops = count_flops(lambda G=G, z=z, small=small: G(z[:small], resolution)) / small
-        step = _make_train_step(G, D, cfg, resolution, batch, device, amp, channels_last)
+        step = _make_train_step(G, D, cfg, resolution, batch, device, amp, channels_last, lr)
         t_step, n_step = _median_seconds(step, repeats, warmup, device, budget)
-        small_step = _make_train_step(G, D, cfg, resolution, small, device, amp, channels_last)
+        small_step = _make_train_step(G, D, cfg, resolution, small, device, amp, channels_last, lr)
         step_flops = count_flops(small_step) / small
         if device.type == "cuda":
             peak_mib = torch.cuda.max_memory_allocated(device) / 2**20

@@ -54,7 +54,7 @@ VARIANTS = {
     "batch_x2": {**FAST, "batch_factor": 2},
     "batch_x4": {**FAST, "batch_factor": 4},
 }
-CUDA_ONLY = ("no_cudnn_benchmark", "compile", "tf32", "fused_adam")
+CUDA_ONLY = ("no_cudnn_benchmark", "compile", "tf32")
 
 
 def time_steps(config_name: str, resolution: int, variant: str, device, steps: int, warmup: int,

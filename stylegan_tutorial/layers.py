@@ -17,6 +17,8 @@ discriminator's minibatch standard deviation.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from collections.abc import Sequence
 
@@ -97,6 +99,9 @@ class EqualizedLinear(nn.Module):
         """
         x = x.flatten(1)  # [N, in_features]
         bias = None if self.bias is None else self.bias * self.lrmul
+        if x.shape[0] * self.weight.shape[0] < self.weight.numel():  # the output is smaller
+            y = F.linear(x, self.weight) * self.scale  # [N, out_features]
+            return y if bias is None else y + bias
         return F.linear(x, self.weight * self.scale, bias)
 
     def extra_repr(self) -> str:
@@ -150,9 +155,16 @@ class EqualizedConv2d(nn.Module):
         self.fused = fused and resample is not None
 
     def forward(self, x: Tensor) -> Tensor:
-        """``[N, C_in, H, W] -> [N, C_out, H', W']`` with ``H' = 2H``, ``H`` or ``H/2`` (chapter 4)."""
-        w = self.weight * self.scale  # [C_out, C_in, k, k]
-        pad = w.shape[-1] // 2
+        """``[N, C_in, H, W] -> [N, C_out, H', W']`` with ``H' = 2H``, ``H`` or ``H/2`` (chapter 4).
+
+        The He constant multiplies whichever is smaller, the weight or the output (the same
+        number either way; at low resolutions and the paper's widths the output is smaller).
+        """
+        w = self.weight  # [C_out, C_in, k, k]
+        size = x.shape[0] * w.shape[0] * x.shape[2] * x.shape[3] * (4 if self.resample == "up" else 1)
+        scale_output = size < w.numel()
+        if not scale_output:
+            w = w * self.scale
         if self.resample == "up" and self.fused:
             x = F.conv_transpose2d(x, _fused_up_kernel(w), stride=2, padding=1)  # [N, C_out, 2H, 2W]
         elif self.resample == "down" and self.fused:
@@ -160,9 +172,11 @@ class EqualizedConv2d(nn.Module):
         else:
             if self.resample == "up":
                 x = upsample_2x(x)  # [N, C_in, 2H, 2W]
-            x = F.conv2d(x, w, padding=pad)
+            x = conv2d_same(x, w)
             if self.resample == "down":
                 x = downsample_2x(x)  # [N, C_out, H/2, W/2]
+        if scale_output:
+            x = x * self.scale
         if self.bias is not None:
             x = x + self.bias.view(1, -1, 1, 1)
         return x
@@ -172,6 +186,70 @@ class EqualizedConv2d(nn.Module):
         c_out, c_in, k, _ = self.weight.shape
         return (f"{c_in} -> {c_out}, kernel={k}, scale={self.scale:.4g}, "
                 f"resample={self.resample}, fused={self.fused}")
+
+
+# R1 asks for d D(x) / d x with the graph kept, then differentiates that gradient again. PyTorch's
+# own second derivative of a convolution computes its weight term as one convolution with batch
+# and channels swapped, which runs about 2.3 times slower on the CPU than the same product inside
+# convolution_backward (benchmarks/training.md). _Conv2d writes the input gradient as the
+# transposed convolution it is, so the second derivative is that op's ordinary backward.
+_input_gradients_only = contextvars.ContextVar("input_gradients_only", default=False)
+
+
+@contextlib.contextmanager
+def input_gradients_only():
+    """Within this block, backward passes through :class:`EqualizedConv2d` skip weight gradients (chapter 10).
+
+    For ``torch.autograd.grad(outputs, inputs, create_graph=True)`` when only the inputs'
+    gradient is wanted (R1, the WGAN gradient penalty): the weights' gradient of that pass would
+    be computed and thrown away.
+    """
+    token = _input_gradients_only.set(True)
+    try:
+        yield
+    finally:
+        _input_gradients_only.reset(token)
+
+
+class _Conv2d(torch.autograd.Function):
+    """``F.conv2d(x, w, padding)`` (stride 1) whose input gradient is a differentiable transposed conv."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, w: Tensor, padding: int) -> Tensor:
+        ctx.save_for_backward(x, w)
+        ctx.padding = padding
+        return F.conv2d(x, w, padding=padding)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, w = ctx.saved_tensors
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = F.conv_transpose2d(grad, w, padding=ctx.padding)  # the adjoint: same size as x
+        if ctx.needs_input_grad[1] and not _input_gradients_only.get():
+            grad_w = torch.nn.grad.conv2d_weight(x, w.shape, grad, padding=ctx.padding)
+        return grad_x, grad_w, None
+
+
+def _autocast_on(device_type: str) -> bool:
+    """Whether ``torch.autocast`` is active for ``device_type`` (PyTorch before 2.4 asked per device)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # PyTorch < 2.4
+        return torch.is_autocast_enabled() if device_type == "cuda" else torch.is_autocast_cpu_enabled()
+
+
+def conv2d_same(x: Tensor, w: Tensor) -> Tensor:
+    """A stride-1 ``k × k`` convolution keeping the size: ``[N, C_in, H, W] -> [N, C_out, H, W]`` (ch. 10).
+
+    The same numbers as ``F.conv2d(x, w, padding=k // 2)``; the gradient of its gradient (R1)
+    costs one ``convolution_backward`` instead of PyTorch's slower generic formula. Under
+    ``torch.autocast`` it is ``F.conv2d`` itself.
+    """
+    pad = w.shape[-1] // 2
+    if _autocast_on(x.device.type) or not torch.is_grad_enabled():
+        return F.conv2d(x, w, padding=pad)  # plain path
+    return _Conv2d.apply(x, w, pad)
 
 
 def _sum_of_shifts(w: Tensor) -> Tensor:
@@ -212,22 +290,51 @@ def blur_kernel(taps: Sequence[float] = (1, 2, 1)) -> Tensor:
     return k / k.sum()  # [k, k]
 
 
+def _depthwise(x: Tensor, kernel: Tensor) -> Tensor:
+    """Correlate every channel of ``x [N, C, H, W]`` with ``kernel [k, k]``, zero-padded to size."""
+    c = x.shape[1]
+    k = kernel.to(x.dtype).expand(c, 1, *kernel.shape)  # [C, 1, k, k]
+    return F.conv2d(x, k, padding=kernel.shape[-1] // 2, groups=c)
+
+
+class _BlurFunction(torch.autograd.Function):
+    """A depthwise blur whose gradient is again a blur, with the flipped kernel, at every order.
+
+    PyTorch differentiates a grouped convolution twice (R1's gradient of a gradient) by splitting
+    it into one small convolution per channel; here the backward of a blur is the blur itself
+    (with ``kernel`` flipped: the adjoint of a correlation), so the second derivative costs one
+    depthwise convolution like the first. The kernel is a constant and gets no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, kernel: Tensor) -> Tensor:
+        ctx.save_for_backward(kernel)
+        return _depthwise(x, kernel)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (kernel,) = ctx.saved_tensors
+        return _BlurFunction.apply(grad, kernel.flip([0, 1])), None
+
+
 class Blur(nn.Module):
     """Low-pass filter every channel with :func:`blur_kernel`, one depthwise convolution (chapter 4).
 
     StyleGAN blurs right after each upsampling (and before each downsampling) to suppress the
-    blocky, aliased pattern that nearest-neighbour resampling leaves behind.
+    blocky, aliased pattern that nearest-neighbour resampling leaves behind. Its gradient, and
+    the gradient of that (R1 differentiates the discriminator twice), are blurs too, each one
+    depthwise convolution (``_BlurFunction``).
     """
 
     def __init__(self, taps: Sequence[float] = (1, 2, 1)):
         super().__init__()
+        if len(taps) % 2 == 0:
+            raise ValueError(f"taps must have an odd length, so that the blur keeps the size; got {taps!r}")
         self.register_buffer("kernel", blur_kernel(taps), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         """``[N, C, H, W] -> [N, C, H, W]``, zero padding at the border (chapter 4)."""
-        c = x.shape[1]
-        k = self.kernel.to(x.dtype).expand(c, 1, *self.kernel.shape)  # [C, 1, k, k]
-        return F.conv2d(x, k, padding=self.kernel.shape[-1] // 2, groups=c)
+        return _BlurFunction.apply(x, self.kernel)
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,10 +355,15 @@ def pixel_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
 def instance_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
     """Normalise each channel of each image to zero mean and unit variance over its pixels (chapter 6).
 
-    ``[N, C, H, W] -> [N, C, H, W]``; ``eps`` keeps a constant channel finite.
+    ``[N, C, H, W] -> [N, C, H, W]``; ``eps`` keeps a constant channel finite. It computes
+
+        x = x - x.mean(dim=(2, 3), keepdim=True)
+        x * rsqrt(x.square().mean(dim=(2, 3), keepdim=True) + eps)
+
+    with PyTorch's own kernel, about twice as fast on the CPU as those two lines
+    (``benchmarks/training.md``).
     """
-    x = x - x.mean(dim=(2, 3), keepdim=True)  # [N, C, H, W]
-    return x * torch.rsqrt(x.square().mean(dim=(2, 3), keepdim=True) + eps)
+    return F.instance_norm(x, eps=eps)
 
 
 def apply_style(x: Tensor, ys: Tensor, yb: Tensor) -> Tensor:

@@ -23,6 +23,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from stylegan_tutorial.layers import input_gradients_only
+
 Tensor = torch.Tensor
 
 
@@ -86,7 +88,8 @@ def g_wgan_loss(fake_scores: Tensor) -> Tensor:
 
 def _input_gradient(outputs: Tensor, inputs: Tensor) -> Tensor:
     """d(sum of outputs)/d(inputs), kept in the graph so a penalty on it can be trained."""
-    (grad,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
+    with input_gradients_only():  # the networks' weight gradients of this pass are not needed
+        (grad,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
     return grad
 
 

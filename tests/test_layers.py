@@ -16,7 +16,9 @@ from stylegan_tutorial.layers import (
     adain,
     apply_style,
     blur_kernel,
+    conv2d_same,
     equalized_scale,
+    input_gradients_only,
     instance_norm,
     minibatch_stddev,
     pixel_norm,
@@ -212,3 +214,68 @@ def test_minibatch_stddev_of_identical_images_is_tiny():
 def test_minibatch_stddev_rejects_an_indivisible_batch():
     with pytest.raises(ValueError, match=r"batch 6 and group_size 4"):
         minibatch_stddev(torch.randn(6, 2, 4, 4), group_size=4)
+
+
+# ---- the fast paths: the same numbers as the plain operations, to every order R1 needs ----
+
+
+def _r1_weight_gradients(conv, x, w):
+    """d/dw of ||d sum(conv(x, w)²)/dx||² + sum(conv(x, w)²): the shape of R1's loss."""
+    x = x.detach().clone().requires_grad_()
+    y = conv(x, w).square().sum()
+    with input_gradients_only():
+        (g,) = torch.autograd.grad(y, x, create_graph=True)
+    return torch.autograd.grad(g.square().sum() + y, w)[0]
+
+
+def test_conv2d_same_matches_f_conv2d_to_the_second_derivative():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 6, 6, dtype=torch.double, generator=g, requires_grad=True)
+    w = torch.randn(4, 3, 3, 3, dtype=torch.double, generator=g, requires_grad=True)
+    torch.testing.assert_close(conv2d_same(x, w), F.conv2d(x, w, padding=1))
+    assert torch.autograd.gradcheck(conv2d_same, (x, w))
+    assert torch.autograd.gradgradcheck(conv2d_same, (x, w))
+    torch.testing.assert_close(_r1_weight_gradients(conv2d_same, x, w),
+                               _r1_weight_gradients(lambda x, w: F.conv2d(x, w, padding=1), x, w))
+
+
+def test_input_gradients_only_skips_the_weight_gradient_and_nothing_else():
+    x = torch.randn(2, 3, 5, 5, requires_grad=True)
+    w = torch.randn(4, 3, 3, 3, requires_grad=True)
+    y = conv2d_same(x, w).sum()
+    with input_gradients_only():
+        gx, gw = torch.autograd.grad(y, (x, w), allow_unused=True)
+    assert gw is None  # asked for, and skipped: the block promises it is not needed
+    torch.testing.assert_close(gx, torch.autograd.grad(F.conv2d(x, w, padding=1).sum(), x)[0])
+    gx2, gw2 = torch.autograd.grad(conv2d_same(x, w).sum(), (x, w))  # outside the block: both
+    torch.testing.assert_close(gw2, torch.autograd.grad(F.conv2d(x, w, padding=1).sum(), w)[0])
+
+
+def test_blur_matches_a_depthwise_conv_to_the_second_derivative_for_asymmetric_taps():
+    blur = Blur((1, 3, 2)).double()  # asymmetric: the backward must flip the kernel
+    x = torch.randn(2, 3, 5, 5, dtype=torch.double, requires_grad=True)
+    k = blur.kernel.to(x.dtype).expand(3, 1, 3, 3)
+    plain = F.conv2d(x, k, padding=1, groups=3)
+    torch.testing.assert_close(blur(x), plain)
+    assert torch.autograd.gradcheck(blur, (x,)) and torch.autograd.gradgradcheck(blur, (x,))
+
+
+def test_equalized_layers_scale_the_smaller_of_weight_and_output_to_the_same_result():
+    torch.manual_seed(0)
+    conv = EqualizedConv2d(8, 16, 3)
+    for batch, size in ((1, 4), (64, 32)):  # output smaller than the weight, then larger
+        x = torch.randn(batch, 8, size, size)
+        expected = F.conv2d(x, conv.weight * conv.scale, conv.bias, padding=1)
+        torch.testing.assert_close(conv(x), expected, atol=1e-5, rtol=1e-5)
+    dense = EqualizedLinear(64, 32, lrmul=0.01)
+    for batch in (2, 200):
+        x = torch.randn(batch, 64)
+        expected = F.linear(x, dense.weight * dense.scale, dense.bias * dense.lrmul)
+        torch.testing.assert_close(dense(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_instance_norm_is_the_two_line_formula():
+    x = torch.randn(3, 5, 7, 7) * 4 + 2
+    centred = x - x.mean(dim=(2, 3), keepdim=True)
+    expected = centred * torch.rsqrt(centred.square().mean(dim=(2, 3), keepdim=True) + 1e-8)
+    torch.testing.assert_close(instance_norm(x), expected, atol=1e-5, rtol=1e-5)

@@ -54,18 +54,31 @@ def test_plain_paths_change_nothing_and_switches_are_recorded():
     from stylegan_tutorial.speed import SpeedSwitches
     from stylegan_tutorial.training import prepare_run
 
-    run, data = prepare_run(tiny(), images(), device="cpu")
+    run, data = prepare_run(tiny(fused_adam=False), images(), device="cpu")
     speed = run.speed
     assert isinstance(speed, SpeedSwitches) and speed.dataset(data) is data
     x = torch.randn(2, 3, 16, 16)
     assert speed.memory_format(x) is x
-    assert speed.compiled_synthesis is None and not speed.fused_adam  # CUDA-only switches
+    assert speed.compiled_synthesis is None and not speed.fused_adam  # turned off here
+    assert not run.opt_G.defaults.get("fused")
     ws = run.G.broadcast(run.G.mapping(torch.randn(2, run.G.z_dim)))
     torch.testing.assert_close(speed.synthesis(ws, 16, 1.0), run.G.synthesis(ws, 16, 1.0))
-    fast, _ = prepare_run(tiny(channels_last=True, data_on_device=True, fused_adam=True), images(),
+    fast, _ = prepare_run(tiny(channels_last=True, data_on_device=True), images(),
                           device="cpu")
     assert fast.speed.memory_format(x).is_contiguous(memory_format=torch.channels_last)
-    assert not fast.speed.fused_adam  # asked for, but the CPU has no fused kernel: the plain Adam
+    assert fast.speed.fused_adam and fast.opt_G.defaults["fused"]  # the default; the CPU has one
+
+
+def test_fused_adam_steps_like_the_default_adam():
+    # One step (batch 8): D's update comes from the same gradients, so it must match. (G's
+    # update follows D's and is not compared: some of its gradients are zero but for rounding,
+    # e.g. the first layer's bias before an instance norm, and Adam scales them to a full step.)
+    plain = train(tiny(total_kimg=0.008, fused_adam=False), images(), progress=False)
+    fused = train(tiny(total_kimg=0.008), images(), progress=False)
+    assert plain.step == fused.step == 1
+    assert fused.opt_D.defaults["fused"] and not plain.opt_D.defaults.get("fused")
+    for a, b in zip(plain.D.parameters(), fused.D.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
 
 
 def test_a_run_with_data_on_the_device_trains_like_the_plain_one():
