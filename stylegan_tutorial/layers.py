@@ -237,6 +237,8 @@ def _autocast_on(device_type: str) -> bool:
         return torch.is_autocast_enabled(device_type)
     except TypeError:  # PyTorch < 2.4
         return torch.is_autocast_enabled() if device_type == "cuda" else torch.is_autocast_cpu_enabled()
+    except RuntimeError:  # a device autocast does not know, such as "meta" (shapes, no data)
+        return False
 
 
 def conv2d_same(x: Tensor, w: Tensor) -> Tensor:

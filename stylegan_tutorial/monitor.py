@@ -15,6 +15,7 @@ only, every file atomically):
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import warnings
@@ -176,11 +177,29 @@ class RunMonitor:
             self.writer.close()
 
 
+def progress_figure(run, tick: dict):
+    """The loss curves so far beside G_ema's images for the fixed sample seeds (chapter 10).
+
+    ``run`` is the training run and ``tick`` its latest log line; returns a matplotlib
+    ``Figure`` that no pyplot backend manages (so it can be drawn anywhere).
+    """
+    from matplotlib.figure import Figure
+
+    phase = tick_phase(run.nimg, tick, run.config)
+    fig = Figure(figsize=(10, 3.5))
+    ax_loss, ax_img = fig.subplots(1, 2)
+    draw_losses(ax_loss, run.history)
+    ax_img.imshow(sample_grid(run.G_ema, phase, range(run.config.grid_size)))
+    ax_img.set_axis_off()
+    ax_img.set_title(f"G_ema at {tick['kimg']:.3f} kimg, {phase.resolution}², alpha {phase.alpha:.2f}")
+    return fig
+
+
 def notebook_progress(every: int = 1) -> Callback:
     """A ``train(..., callbacks=[notebook_progress()])`` callback for Jupyter and Colab (chapter 10).
 
-    Every ``every`` ticks it redraws, in the cell's output, the loss curves so far and G_ema's
-    images for the fixed sample seeds.
+    Every ``every`` ticks it redraws, in the cell's output, :func:`progress_figure` as a PNG
+    (so it shows whether or not pyplot has been set up in the notebook).
     """
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be an integer >= 1, got {every!r}")
@@ -188,18 +207,12 @@ def notebook_progress(every: int = 1) -> Callback:
     def callback(run, tick: dict) -> None:
         if len(run.history) % every:
             return
-        from IPython.display import clear_output, display
-        from matplotlib.figure import Figure
+        from IPython.display import Image, clear_output, display
 
-        phase = tick_phase(run.nimg, tick, run.config)
-        fig = Figure(figsize=(10, 3.5))
-        ax_loss, ax_img = fig.subplots(1, 2)
-        draw_losses(ax_loss, run.history)
-        ax_img.imshow(sample_grid(run.G_ema, phase, range(run.config.grid_size)))
-        ax_img.set_axis_off()
-        ax_img.set_title(f"G_ema at {tick['kimg']:.3f} kimg, {phase.resolution}², alpha {phase.alpha:.2f}")
+        png = io.BytesIO()
+        progress_figure(run, tick).savefig(png, format="png", dpi=120, bbox_inches="tight")
         clear_output(wait=True)
-        display(fig)
+        display(Image(data=png.getvalue(), format="png"))
 
     return callback
 

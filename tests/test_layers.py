@@ -279,3 +279,10 @@ def test_instance_norm_is_the_two_line_formula():
     centred = x - x.mean(dim=(2, 3), keepdim=True)
     expected = centred * torch.rsqrt(centred.square().mean(dim=(2, 3), keepdim=True) + 1e-8)
     torch.testing.assert_close(instance_norm(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_layers_run_on_the_meta_device_for_shapes_and_flop_counts():
+    conv = EqualizedConv2d(4, 6, 3).to("meta")
+    x = torch.empty(2, 4, 8, 8, device="meta", requires_grad=True)
+    y = conv(x)
+    assert y.shape == (2, 6, 8, 8) and y.device.type == "meta"

@@ -12,14 +12,15 @@ def test_notebook_progress_draws_every_tick(monkeypatch):
     import IPython.display
 
     shown = []
-    monkeypatch.setattr(IPython.display, "display", lambda fig: shown.append(fig))
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
     monkeypatch.setattr(IPython.display, "clear_output", lambda wait=False: None)
-    from stylegan_tutorial.monitor import notebook_progress
+    from stylegan_tutorial.monitor import notebook_progress, progress_figure
 
-    train(tiny(total_kimg=0.048, tick_kimg=0.016, grid_size=4), images(), progress=False,
-          callbacks=[notebook_progress(every=3)])
+    run = train(tiny(total_kimg=0.048, tick_kimg=0.016, grid_size=4), images(), progress=False,
+                callbacks=[notebook_progress(every=3)])
     assert len(shown) == 1  # 3 ticks, drawn on the 3rd
-    title = shown[0].axes[1].get_title()
+    assert isinstance(shown[0], IPython.display.Image) and shown[0].data[:8] == b"\x89PNG\r\n\x1a\n"
+    title = progress_figure(run, run.history[-1]).axes[1].get_title()
     assert "8²" in title and "alpha 0.25" in title  # last step: images 40-47, 8² a quarter faded in
     with pytest.raises(ValueError, match="every must be an integer >= 1, got 0"):
         notebook_progress(0)
