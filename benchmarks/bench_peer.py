@@ -158,7 +158,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pairs", type=int, default=7, help="timed runs of each (median)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--switches", default="", help="comma-separated TrainingConfig switches to turn on "
-                        "for the project (e.g. fused_adam); default: none")
+                        "for the project besides its defaults (e.g. channels_last)")
     args = parser.parse_args(argv)
     if not (args.peer / "model.py").is_file():
         parser.error(f"{args.peer}/model.py not found: clone the peer there first")
@@ -170,8 +170,8 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     print(f"CPU ({platform.processor() or platform.machine()}), {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, python {platform.python_version()}, "
-          f"load average at start {os.getloadavg()[0]:.2f}; project switches on: "
-          f"{', '.join(switches) or 'none'}\n")
+          f"load average at start {os.getloadavg()[0]:.2f}; project: the package's defaults"
+          f"{' + ' + ', '.join(switches) if switches else ''} (fused_adam is on by default)\n")
     print("| res | batch | project ms | peer ms | project img/s | peer img/s | project / peer | pairs |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for res in (int(r) for r in args.resolutions.split(",")):

@@ -16,8 +16,8 @@ import numpy as np
 from stylegan_tutorial.viz import figure_png
 
 
-def _png(array: np.ndarray) -> bytes:
-    """An ``[H, W, 3]`` uint8 array as PNG bytes."""
+def png_bytes(array: np.ndarray) -> bytes:
+    """An ``[H, W, 3]`` uint8 array as PNG bytes (chapters 8 and 10)."""
     from PIL import Image
 
     buf = io.BytesIO()
@@ -25,8 +25,8 @@ def _png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _upscale(array: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour upscaling, so small images stay crisp in the browser."""
+def upscale(array: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour upscaling, so small images stay crisp in the browser (chapters 8 and 10)."""
     return array.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
@@ -87,7 +87,7 @@ def snapshot_slider(frames: Sequence[np.ndarray], labels: Sequence[str], title: 
         raise ValueError(
             f"frames and labels must be non-empty and of equal length, got {len(frames)} and {len(labels)}"
         )
-    pngs = [_png(_upscale(f, scale)) for f in frames]
+    pngs = [png_bytes(upscale(f, scale)) for f in frames]
     fallback = base64.b64encode(snapshot_strip_png(frames, labels, title)).decode("ascii")
 
     class SnapshotSlider(widgets.VBox):

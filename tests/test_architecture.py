@@ -68,12 +68,17 @@ LAYERS: dict[str, int] = {
     "speed": 3,
     "monitor": 3,
     "training": 3,
+    "warping": 3,
     # 4 evaluation: oracle, and metrics with every module of metrics/.
     "oracle": 4,
     "metrics": 4,
+    "noise_effects": 4,
+    "style_sensitivity": 4,
+    "truncation": 4,
     # 5 course helpers
     "viz": 5,
     "widgets": 5,
+    "mixing_explorer": 5,
     "exercises": 5,
     "student": 5,
     # 6 commands: the command line, with every module of commands/.
