@@ -156,3 +156,13 @@ def test_an_exported_generator_cannot_be_resumed_and_says_why(tiny_checkpoint, t
     assert code == 2
     assert "holds a generator only" in capsys.readouterr().err
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def test_the_cpu_trained_generator_ships_verified_at_32():
+    G = S.load_pretrained("faces32-cpu")
+    manifest = S.load_manifest("faces32-cpu")
+    assert manifest["config"] == "cpu-tiny" and manifest["kimg"] == 360.0
+    assert manifest["training_commands"] and "cpu-tiny" in manifest["training_commands"][0]
+    with torch.no_grad():
+        img = G(torch.randn(2, G.z_dim))
+    assert img.shape == (2, 3, 32, 32) and torch.isfinite(img).all()
