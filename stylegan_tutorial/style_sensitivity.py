@@ -20,10 +20,9 @@ from __future__ import annotations
 import torch
 
 from stylegan_tutorial.data.faces import FACTORS
-from stylegan_tutorial.generate import batch_sizes
 from stylegan_tutorial.generator import Generator
+from stylegan_tutorial.metrics.mixing import read_swaps
 from stylegan_tutorial.oracle import CIRCULAR, circular_difference, load_oracle
-from stylegan_tutorial.progress import tqdm
 
 Tensor = torch.Tensor
 
@@ -66,29 +65,6 @@ def transfer(d_mix: Tensor, d_b: Tensor) -> float:
 
 
 @torch.no_grad()
-def read_swaps(G: Generator, oracle, layer_ranges: dict[str, range], n: int, batch_size: int,
-               seed: int, progress: bool = True) -> dict[str, dict[str, Tensor]]:
-    """The oracle's reading of ``n`` faces A, their partners B and every mix (chapter 6).
-
-    Arguments as in :func:`style_swap_sensitivity`. Returns ``{"A" | "B" | row name: prediction}``,
-    each prediction :meth:`Oracle.predict`'s ``{factor: [n]}`` (``[n, K]`` for the probabilities).
-    """
-    gen = torch.Generator().manual_seed(seed)
-    dev = next(G.parameters()).device
-    preds: dict[str, list] = {k: [] for k in ["A", "B", *layer_ranges]}
-    bar = tqdm(total=n * len(preds), desc="style swaps", unit="img", disable=not progress)
-    for b in batch_sizes(n, batch_size):
-        ws_a = G.broadcast(G.mapping(torch.randn(b, G.z_dim, generator=gen).to(dev)))  # [b, L, w_dim]
-        ws_b = G.broadcast(G.mapping(torch.randn(b, G.z_dim, generator=gen).to(dev)))
-        sources = [("A", ws_a), ("B", ws_b)]
-        sources += [(k, G.mix(ws_a, ws_b, layers)) for k, layers in layer_ranges.items()]
-        for key, ws in sources:
-            preds[key].append(oracle.predict(G.synthesis(ws, noise_mode="fixed").float()))
-            bar.update(b)
-    bar.close()
-    return {k: {f: torch.cat([p[f] for p in v]) for f in v[0]} for k, v in preds.items()}
-
-
 def style_swap_sensitivity(G: Generator, oracle=None, layer_ranges: dict[str, range] | None = None,
                            n: int = 32, batch_size: int = 32, seed: int = 0,
                            progress: bool = True) -> dict[str, dict[str, float]]:
@@ -108,11 +84,6 @@ def style_swap_sensitivity(G: Generator, oracle=None, layer_ranges: dict[str, ra
     Returns ``{row name: {factor: transfer}}``, :func:`transfer` of each factor.
     """
     layer_ranges = single_layers(G) if layer_ranges is None else layer_ranges
-    for key, layers in layer_ranges.items():
-        try:
-            G.mixing_layers(layers)
-        except ValueError as err:
-            raise ValueError(f"layer_ranges[{key!r}]: {err}") from None
     oracle = load_oracle() if oracle is None else oracle
     pred = read_swaps(G, oracle, layer_ranges, n, batch_size, seed, progress)
     d_b = {f: factor_difference(pred["B"], pred["A"], f) for f in FACTORS}  # [n, K] each

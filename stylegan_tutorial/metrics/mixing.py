@@ -15,9 +15,50 @@ from stylegan_tutorial.generate import batch_sizes
 from stylegan_tutorial.generator import Generator
 from stylegan_tutorial.lod import style_ranges
 from stylegan_tutorial.oracle import CIRCULAR, circular_difference, load_oracle
+from stylegan_tutorial.progress import tqdm
+
+Tensor = torch.Tensor
 
 
 @torch.no_grad()
+def read_swaps(G: Generator, oracle, layer_ranges: dict[str, range], n: int, batch_size: int,
+               seed: int, progress: bool = False) -> dict[str, dict[str, Tensor]]:
+    """The oracle's reading of ``n`` faces A, their partners B and every mix of the two (chapters 6, 8, 11).
+
+    Args:
+        G:            the generator.
+        oracle:       reads the factors of every face.
+        layer_ranges: ``{name: range of layers whose style comes from B}``; each is checked.
+        n:            how many pairs of faces A, B (latents drawn from ``seed``, A then B per batch).
+        batch_size:   pairs per forward pass.
+        seed:         seeds the latents of A and B.
+        progress:     show a progress bar over the ``n * (2 + len(layer_ranges))`` images rendered.
+
+    The stored noise is used throughout, so only the styles differ between A, B and a mix.
+    Returns ``{"A" | "B" | name: prediction}``, each :meth:`Oracle.predict`'s ``{factor: [n]}``
+    (``[n, K]`` for the probabilities).
+    """
+    for key, layers in layer_ranges.items():
+        try:
+            G.mixing_layers(layers)
+        except ValueError as err:
+            raise ValueError(f"layer_ranges[{key!r}]: {err}") from None
+    gen = torch.Generator().manual_seed(seed)
+    dev = next(G.parameters()).device
+    preds: dict[str, list] = {k: [] for k in ["A", "B", *layer_ranges]}
+    bar = tqdm(total=n * len(preds), desc="style swaps", unit="img", disable=not progress)
+    for b in batch_sizes(n, batch_size):
+        ws_a = G.broadcast(G.mapping(torch.randn(b, G.z_dim, generator=gen).to(dev)))  # [b, L, w_dim]
+        ws_b = G.broadcast(G.mapping(torch.randn(b, G.z_dim, generator=gen).to(dev)))
+        sources = [("A", ws_a), ("B", ws_b)]
+        sources += [(k, G.mix(ws_a, ws_b, layers)) for k, layers in layer_ranges.items()]
+        for key, ws in sources:
+            preds[key].append(oracle.predict(G.synthesis(ws, noise_mode="fixed").float()))
+            bar.update(b)
+    bar.close()
+    return {k: {f: torch.cat([p[f] for p in v]) for f in v[0]} for k, v in preds.items()}
+
+
 def mixing_transfer_table(G: Generator, oracle=None, layer_ranges: dict[str, range] | None = None,
                           n: int = 500, batch_size: int = 64, seed: int = 0) -> dict:
     """For each range of layers, how often each factor of the mixed face follows source B or A (chapter 11).
@@ -40,25 +81,11 @@ def mixing_transfer_table(G: Generator, oracle=None, layer_ranges: dict[str, ran
     classes); NaN if no pair differs.
     Returns ``{range name: {factor: {"A": fraction, "B": fraction}}}``.
     """
-    sizes = batch_sizes(n, batch_size)
     layer_ranges = style_ranges(G.config.resolution) if layer_ranges is None else layer_ranges
-    for key, layers in layer_ranges.items():
-        try:
-            G.mixing_layers(layers)
-        except ValueError as err:
-            raise ValueError(f"layer_ranges[{key!r}]: {err}") from None
     oracle = load_oracle() if oracle is None else oracle
-    gen = torch.Generator().manual_seed(seed)
-    dev = next(G.parameters()).device
     names = list(layer_ranges)
-    preds = {k: [] for k in ["A", "B", *names]}
-    for b in sizes:
-        ws_a = G.broadcast(G.mapping(torch.randn(b, G.z_dim, generator=gen).to(dev)))  # [b, L, w_dim]
-        ws_b = G.broadcast(G.mapping(torch.randn(b, G.z_dim, generator=gen).to(dev)))
-        mixes = [(k, G.mix(ws_a, ws_b, layer_ranges[k])) for k in names]
-        for key, ws in [("A", ws_a), ("B", ws_b), *mixes]:
-            preds[key].append(oracle.predict(G.synthesis(ws, noise_mode="fixed").float()))
-    pred = {k: {f: torch.cat([p[f] for p in v]).double() for f in FACTORS} for k, v in preds.items()}
+    pred = read_swaps(G, oracle, layer_ranges, n, batch_size, seed)
+    pred = {k: {f: v[f].double() for f in FACTORS} for k, v in pred.items()}
     table = {}
     for key in names:
         row = {}
