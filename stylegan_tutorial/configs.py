@@ -202,8 +202,8 @@ class NetworkConfig:
 # The ablation (Table 1), mixing rate (Table 2) and mapping depth (Table 4)
 # --------------------------------------------------------------------------------------------
 
-# Each row's changes, applied cumulatively A, B, ..., F.
-_ABLATION_STEPS: dict[str, dict] = {
+# Each row's own changes (Table 1), applied cumulatively A, B, ..., F by apply_ablation (chapter 12).
+ABLATION_STEPS: dict[str, dict] = {
     "A": dict(use_styles=False, const_input=False, use_noise=False, use_pixel_norm=True,
               use_instance_norm=False, blur_filter=None, style_mixing_prob=0.0,
               mapping_layers=0),
@@ -213,7 +213,7 @@ _ABLATION_STEPS: dict[str, dict] = {
     "E": dict(use_noise=True),
     "F": dict(style_mixing_prob=0.9),
 }
-ABLATION_ROWS = tuple(_ABLATION_STEPS)
+ABLATION_ROWS = tuple(ABLATION_STEPS)
 
 
 def apply_ablation(config: NetworkConfig, row: str) -> NetworkConfig:
@@ -222,11 +222,11 @@ def apply_ablation(config: NetworkConfig, row: str) -> NetworkConfig:
     Row A has no mapping network, so ``w`` is the pixel-normalised ``z`` and ``w_dim`` is set to
     ``z_dim``; rows C to F restore the config's mapping width.
     """
-    if row not in _ABLATION_STEPS:
+    if row not in ABLATION_STEPS:
         raise ValueError(f"row must be one of {ABLATION_ROWS}, got {row!r}")
     changes: dict = {}
     for step in ABLATION_ROWS[: ABLATION_ROWS.index(row) + 1]:
-        changes.update(_ABLATION_STEPS[step])
+        changes.update(ABLATION_STEPS[step])
     if changes["mapping_layers"] == 0:
         changes["w_dim"] = config.z_dim
     return config.replace(name=f"{config.name}/ablation-{row}", **changes)
@@ -336,13 +336,72 @@ def get_config(name: str, **overrides) -> NetworkConfig:
 
     Args:
         name:      ``paper-1024``, ``paper-256``, ``colab-64``, ``cpu-tiny`` or ``ablation-A``
-                   ... ``ablation-F`` (Table 1's rows on the ``cpu-tiny`` widths).
+                   ... ``ablation-F`` (Table 1's rows on the ``cpu-tiny`` widths); or a study
+                   of the paper on one of the first four, ``BASE/ablation-ROW`` (Table 1),
+                   ``BASE/mixing-PERCENT`` (Table 2) or ``BASE/mapping-DEPTH`` (Table 4), e.g.
+                   ``colab-64/mixing-50``, trained with BASE's schedule.
         overrides: :class:`NetworkConfig` fields to change, e.g. ``resolution=16``.
     """
-    if name not in _BUILDERS:
-        raise ValueError(f"unknown config name {name!r}; known: {', '.join(CONFIG_NAMES)}")
-    config = _BUILDERS[name]()
+    base, variant = _split_name(name)
+    config = _BUILDERS[base]()
+    if variant is not None:
+        kind, value = variant
+        config = _VARIANTS[kind](config, value)
     return config.replace(**overrides) if overrides else config
+
+
+def _split_name(name: str) -> tuple[str, tuple[str, str] | None]:
+    """``"colab-64/mixing-50"`` -> ``("colab-64", ("mixing", "50"))``; a plain name -> ``(name, None)``.
+
+    Raises ValueError naming the known forms when ``name`` is neither.
+    """
+    forms = (f"known: {', '.join(CONFIG_NAMES)}, or BASE/ablation-A ... BASE/ablation-F, "
+             f"BASE/mixing-PERCENT or BASE/mapping-DEPTH with BASE one of {', '.join(_BASES)}")
+    if name in _BUILDERS:
+        return name, None
+    base, _, variant = str(name).partition("/")
+    kind, _, value = variant.partition("-")
+    if base not in _BASES or kind not in _VARIANTS:
+        raise ValueError(f"unknown config name {name!r}; {forms}")
+    valid = {"ablation": value in ABLATION_ROWS,
+             "mixing": value.isdigit() and int(value) <= 100,
+             "mapping": value.isdigit() and int(value) <= 16}[kind]
+    if not valid:
+        raise ValueError(f"config name {name!r}: {kind!r} takes "
+                         + {"ablation": f"a row of {ABLATION_ROWS}", "mixing": "a percentage 0-100",
+                            "mapping": "a depth 0-16"}[kind] + f", got {value!r}")
+    return base, (kind, value)
+
+
+def _mixing_variant(config: NetworkConfig, percent: str) -> NetworkConfig:
+    return mixing_study(config, probs=(int(percent) / 100,))[int(percent) / 100]
+
+
+def _mapping_variant(config: NetworkConfig, depth: str) -> NetworkConfig:
+    return mapping_depth_study(config, depths=(int(depth),))[int(depth)]
+
+
+# The studies of the paper's Tables 1, 2 and 4 on any base configuration, by name (chapter 12):
+# ``colab-64/ablation-C``, ``colab-64/mixing-50``, ``colab-64/mapping-2``.
+_VARIANTS = {"ablation": apply_ablation, "mixing": _mixing_variant, "mapping": _mapping_variant}
+_BASES = ("paper-1024", "paper-256", "colab-64", "cpu-tiny")
+
+
+def ablation_diff(row: str) -> dict[str, tuple]:
+    """What row ``row`` of Table 1 changes against the row before it (chapter 12).
+
+    Returns ``{field: (before, after)}`` for every :class:`NetworkConfig` field that differs
+    between ``ablation-<previous row>`` and ``ablation-<row>``; row A is compared with
+    ``cpu-tiny``, the full StyleGAN, so its diff lists everything the baseline takes away.
+    """
+    if row not in ABLATION_ROWS:
+        raise ValueError(f"row must be one of {ABLATION_ROWS}, got {row!r}")
+    i = ABLATION_ROWS.index(row)
+    before = get_config("cpu-tiny" if i == 0 else f"ablation-{ABLATION_ROWS[i - 1]}")
+    after = get_config(f"ablation-{row}")
+    return {f.name: (getattr(before, f.name), getattr(after, f.name))
+            for f in dataclasses.fields(NetworkConfig)
+            if f.name != "name" and getattr(before, f.name) != getattr(after, f.name)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -584,4 +643,4 @@ def training_config(name: str = "cpu-tiny", *, network_overrides: dict | None = 
     if unknown:
         raise ValueError(f"unknown TrainingConfig field(s) {unknown}; known: {sorted(known)}")
     network = get_config(name, **(network_overrides or {}))
-    return TrainingConfig(network=network, **{**_SCHEDULES[name], **fields})
+    return TrainingConfig(network=network, **{**_SCHEDULES[_split_name(name)[0]], **fields})

@@ -10,6 +10,7 @@ from stylegan_tutorial.configs import (
     ABLATION_ROWS,
     CONFIG_NAMES,
     NetworkConfig,
+    ablation_diff,
     apply_ablation,
     get_config,
     mapping_depth_study,
@@ -128,6 +129,59 @@ def test_row_a_pixel_norm_gives_unit_rms_features():
 def test_bad_ablation_row():
     with pytest.raises(ValueError, match=r"row must be one of \('A', 'B', 'C', 'D', 'E', 'F'\), got 'G'"):
         apply_ablation(get_config("cpu-tiny"), "G")
+
+
+def test_ablation_diff_lists_exactly_what_each_row_changes():
+    # read against the paper's Table 1: B tunes (blur), C adds mapping + styles, D the constant,
+    # E noise, F mixing; A takes all of them away from the full StyleGAN
+    assert set(ablation_diff("A")) == {"mapping_layers", "use_styles", "const_input", "use_noise",
+                                       "use_pixel_norm", "use_instance_norm", "blur_filter",
+                                       "style_mixing_prob"}
+    assert ablation_diff("B") == {"blur_filter": (None, (1, 2, 1))}
+    assert ablation_diff("C") == {"mapping_layers": (0, 8), "use_styles": (False, True),
+                                  "use_pixel_norm": (True, False), "use_instance_norm": (False, True)}
+    assert ablation_diff("D") == {"const_input": (False, True)}
+    assert ablation_diff("E") == {"use_noise": (False, True)}
+    assert ablation_diff("F") == {"style_mixing_prob": (0.0, 0.9)}
+    with pytest.raises(ValueError, match="row must be one of"):
+        ablation_diff("G")
+
+
+@pytest.mark.parametrize("name, field, value", [
+    ("colab-64/mixing-50", "style_mixing_prob", 0.5),
+    ("colab-64/mixing-0", "style_mixing_prob", 0.0),
+    ("colab-64/mapping-2", "mapping_layers", 2),
+    ("cpu-tiny/mapping-0", "w_dim", 64),
+    ("colab-64/ablation-C", "const_input", False),
+    ("paper-256/ablation-E", "use_noise", True),
+])
+def test_study_names_build_the_study_on_the_base_with_its_schedule(name, field, value):
+    base = name.split("/")[0]
+    cfg = get_config(name)
+    assert cfg.name == name and getattr(cfg, field) == value
+    assert cfg.resolution == get_config(base).resolution
+    # the base's schedule, so a Table 2 or 4 run is the base run with one thing changed
+    assert training_config(name).phase_kimg == training_config(base).phase_kimg
+    assert training_config(name).batch_sizes == training_config(base).batch_sizes
+
+
+@pytest.mark.parametrize("name, message", [
+    ("colab-64/mixing-500", "'mixing' takes a percentage 0-100, got '500'"),
+    ("colab-64/mapping-x", "'mapping' takes a depth 0-16, got 'x'"),
+    ("colab-64/ablation-G", "'ablation' takes a row of"),
+    ("ablation-A/mixing-50", "BASE one of paper-1024, paper-256, colab-64, cpu-tiny"),
+    ("colab-64/dropout-5", "unknown config name 'colab-64/dropout-5'"),
+])
+def test_bad_study_names_say_what_is_known(name, message):
+    with pytest.raises(ValueError, match=message):
+        get_config(name)
+
+
+def test_train_command_rejects_a_bad_study_name_without_writing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "--config", "colab-64/mixing-500", "--out", str(out)]) == 2
+    assert "'mixing' takes a percentage 0-100" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_mixing_and_mapping_depth_studies():

@@ -77,8 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
     run = parser.add_argument_group("the run")
     run.add_argument("--config", default=None, metavar="NAME",
-                     help=f"network configuration and its schedule: {', '.join(CONFIG_NAMES)} "
-                          f"(default: cpu-tiny, or the checkpoint's when resuming)")
+                     help=f"network configuration and its schedule: {', '.join(CONFIG_NAMES)}, "
+                          f"or one of the paper's studies on a base configuration, "
+                          f"BASE/ablation-ROW, BASE/mixing-PERCENT or BASE/mapping-DEPTH (e.g. "
+                          f"colab-64/mixing-50) (default: cpu-tiny, or the checkpoint's when resuming)")
     run.add_argument("--out", default="runs/stylegan", metavar="DIR",
                      help="run directory: checkpoints, samples/, losses.png, log.jsonl "
                           "(default: runs/stylegan)")
