@@ -100,9 +100,9 @@ def test_chapter_figures_and_equations_render(server, browser, notebook):
 
 
 def test_every_figure_on_the_prose_pages_loads(server, browser):
-    # book/*.md pages hold committed PNGs (book/images): each must reach the reader.
+    # book/*.md pages may hold committed images: each must reach the reader.
     pages = [p for p in html_pages() if p.relative_to(HTML).parts[0] == "book"]
-    seen = 0
+    assert {p.stem for p in pages} >= {"preface", "coming", "glossary", "references"}
     for page in pages:
         browser.get(urljoin(server, page.relative_to(HTML).as_posix()))
         sizes = browser.execute_script(
@@ -111,12 +111,6 @@ def test_every_figure_on_the_prose_pages_loads(server, browser):
         # the book's own images; a badge from the internet (Colab's) needs the reader's network
         broken = [src for complete, w, src in sizes if src.startswith(server) and not (complete and w > 0)]
         assert not broken, f"{page.name}: images that did not render: {broken}"
-        seen += len(sizes)
-        if page.stem == "measuring":
-            assert len(sizes) >= 2, "measuring.html should show the samples and the mixing figure"
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            browser.save_screenshot(str(SHOTS / "measuring.png"))
-    assert seen >= 2
 
 
 def test_no_page_shows_an_error_or_traceback():

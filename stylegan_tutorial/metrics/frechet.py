@@ -172,6 +172,51 @@ kernel_inception_distance = kid
 
 
 # --------------------------------------------------------------------------------------------
+# How the estimates depend on the sample size
+# --------------------------------------------------------------------------------------------
+
+def fd_kid_by_size(feats_a, feats_b, sizes, repeats: int = 5, seed: int = 0) -> dict[int, dict]:
+    """FD and KID of ``n`` rows of each set, for each ``n`` in ``sizes``, over repeated draws (chapter 11).
+
+    Args:
+        feats_a: features ``[N, D]`` of one image set (e.g. real images).
+        feats_b: features ``[M, D]`` of the other (e.g. more real images, to see the floor).
+        sizes:   the sample sizes ``n``, each in ``[2, min(N, M)]``.
+        repeats: draws per size; each takes ``n`` rows of each set without replacement.
+        seed:    the numpy seed of the draws.
+
+    Why: FD is a biased estimate, its expectation over draws of ``n`` images shrinks towards the
+    true distance roughly like ``1/n`` (two sets of the same distribution never score 0), while
+    KID's :func:`mmd2_unbiased` has the true value as its expectation at every ``n``. Plotting
+    both against ``n`` shows it, and the spread over the draws says how many digits of either
+    number mean something. KID here is the unbiased MMD² of the whole draw (one subset of
+    ``n`` rows, as :func:`kid` with ``subsets=1, subset_size=n``).
+
+    Returns ``{n: {"fd": mean, "fd_std": std, "kid": mean, "kid_std": std}}``, the standard
+    deviations over the ``repeats`` draws (population std, 0 for one draw).
+    """
+    feats_a = _check_features(feats_a, "feats_a")
+    feats_b = _check_features(feats_b, "feats_b")
+    repeats = check_positive_int(repeats, "repeats")
+    largest = min(len(feats_a), len(feats_b))
+    rng = np.random.default_rng(seed)
+    out = {}
+    for n in sizes:
+        n = check_positive_int(n, "each size")
+        if not 2 <= n <= largest:
+            raise ValueError(f"each size must be in [2, {largest}] (the smaller set's size), got {n}")
+        fds, kids = [], []
+        for _ in range(repeats):
+            a = feats_a[rng.choice(len(feats_a), n, replace=False)]  # [n, D]
+            b = feats_b[rng.choice(len(feats_b), n, replace=False)]
+            fds.append(frechet_distance(a, b))
+            kids.append(float(mmd2_unbiased(a, b)))
+        out[n] = {"fd": float(np.mean(fds)), "fd_std": float(np.std(fds)),
+                  "kid": float(np.mean(kids)), "kid_std": float(np.std(kids))}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Real FID, where the Inception weights exist
 # --------------------------------------------------------------------------------------------
 
