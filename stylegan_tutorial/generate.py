@@ -89,7 +89,7 @@ def images_from_seeds(G: Generator, seeds: Sequence[int], psi: float = 1.0, cuto
 @torch.no_grad()
 def sample_images(G: Generator, n: int, seed: int = 0, batch_size: int = 64,
                   resolution: int | None = None, psi: float = 1.0,
-                  noise_mode: str = "random") -> Tensor:
+                  noise_mode: str = "random", mixing_prob: float = 0.0) -> Tensor:
     """``n`` images of ``G`` for ``z ~ N(0, I)`` drawn from one ``seed`` (chapter 11's samples).
 
     Args:
@@ -102,6 +102,9 @@ def sample_images(G: Generator, n: int, seed: int = 0, batch_size: int = 64,
         resolution: the level of detail to render (None: the full resolution).
         psi:        truncation (1: none, as the metrics want).
         noise_mode: ``"random"`` (as in training), ``"fixed"`` or ``"none"``.
+        mixing_prob: the share of images drawn from two latents with a random crossover, as
+                    mixing regularisation draws them (1: every image, the paper's Table 2 test
+                    with two latents; chapter 12).
 
     Returns ``[n, C, R, R]`` float32 on the CPU.
     """
@@ -113,7 +116,8 @@ def sample_images(G: Generator, n: int, seed: int = 0, batch_size: int = 64,
         torch.manual_seed(seed)
         for b in sizes:
             z = torch.randn(b, G.z_dim, generator=gen).to(dev)  # [b, z_dim]
-            out.append(G(z, resolution=resolution, psi=psi, noise_mode=noise_mode).float().cpu())
+            out.append(G(z, resolution=resolution, psi=psi, noise_mode=noise_mode,
+                         mixing_prob=mixing_prob).float().cpu())
     return torch.cat(out)
 
 

@@ -57,6 +57,9 @@ class ShippedFile(NamedTuple):
 SHIPPED: dict[str, ShippedFile] = {
     "faces64": ShippedFile("generator", "generator-faces64", "reinstall the package"),
     "faces32-cpu": ShippedFile("generator", "generator-faces32-cpu", "reinstall the package"),
+    # the rows of the paper's Table 1 at 32² (chapter 12)
+    **{f"ablation-{row}": ShippedFile("generator", f"generator-ablation-{row}", "reinstall the package")
+       for row in "ABCDEF"},
     "oracle-faces32": ShippedFile("oracle", "oracle-faces32",
                                   "reinstall the package or retrain it with scripts/train_oracle.py"),
 }

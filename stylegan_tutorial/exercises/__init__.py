@@ -8,8 +8,10 @@ import them from here: ``from stylegan_tutorial.exercises import check_fade_in``
 """
 
 from stylegan_tutorial.exercises._common import ExerciseError, check_loss
+from stylegan_tutorial.exercises.ablation import check_apply_ablation
 from stylegan_tutorial.exercises.adain import check_adain
 from stylegan_tutorial.exercises.fade_in import check_fade_in
+from stylegan_tutorial.exercises.frechet import check_frechet_distance
 from stylegan_tutorial.exercises.gan_losses import check_d_logistic_loss, check_nonsaturating_loss
 from stylegan_tutorial.exercises.kl_divergence import check_kl_divergence
 from stylegan_tutorial.exercises.mapping_network import check_mapping_network
@@ -31,4 +33,6 @@ __all__ = [
     "check_style_mixing",  # chapter 8
     "check_truncation",  # chapter 9
     "check_ema_update", "check_d_loss_r1",  # chapter 10
+    "check_frechet_distance",  # chapter 11
+    "check_apply_ablation",  # chapter 12
 ]
