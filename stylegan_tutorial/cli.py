@@ -46,6 +46,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "stylegan_tutorial.commands.evaluate",
         "offline metrics of a trained generator: a table and JSON",
     ),
+    "project": (
+        "stylegan_tutorial.commands.project",
+        "find the latent (w or w+) whose image matches an image of yours",
+    ),
+    "edit": (
+        "stylegan_tutorial.commands.edit",
+        "move a face along a measured factor direction in W: before and after",
+    ),
 }
 
 

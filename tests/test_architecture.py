@@ -75,6 +75,8 @@ LAYERS: dict[str, int] = {
     "noise_effects": 4,
     "style_sensitivity": 4,
     "truncation": 4,
+    "projection": 4,
+    "edits": 4,
     # 5 course helpers
     "viz": 5,
     "widgets": 5,
@@ -96,7 +98,7 @@ LAYERS: dict[str, int] = {
 # Measured on the CPU venv, on top of torch: sklearn.svm 0.7 s, matplotlib.figure 0.3 s,
 # ipywidgets 0.12 s, IPython.display 0.09 s; alone: pooch 0.09 s, requests 0.1 s, PIL 0.04 s.
 LAZY_IMPORTS: dict[str, str] = {
-    "sklearn": "heavy (0.7 s): the digits data set and the separability metric only",
+    "sklearn": "heavy (0.7 s): the digits data set, the separability metric and edit directions only",
     "matplotlib": "heavy (0.3 s): figures and loss plots only",
     "IPython": "notebook display only; a plain training run never needs it",
     "ipywidgets": "interactive controls only, in Jupyter",
