@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from stylegan_tutorial.configs import training_config
+from stylegan_tutorial.configs import get_config, training_config
 from stylegan_tutorial.data.dataset import ImageDataset
+from stylegan_tutorial.generator import Generator
+from stylegan_tutorial.oracle import Oracle
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -58,3 +60,17 @@ def one_thread():
 
     with pinned():
         yield
+
+
+# A cpu-tiny generator and an untrained oracle, both from seed 0: what the metrics' and the style
+# sensitivity's tests measure when they need real networks but no trained weights.
+@pytest.fixture(scope="module")
+def tiny_g():
+    torch.manual_seed(0)
+    return Generator(get_config("cpu-tiny")).eval()
+
+
+@pytest.fixture(scope="module")
+def random_oracle():
+    torch.manual_seed(0)
+    return Oracle().eval()

@@ -12,11 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylegan_tutorial import metrics as M
-from stylegan_tutorial.configs import get_config
 from stylegan_tutorial.data.faces import FACTORS, make_faces
-from stylegan_tutorial.generator import Generator
 from stylegan_tutorial.lod import style_ranges
-from stylegan_tutorial.oracle import Oracle
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
@@ -303,18 +300,6 @@ def test_the_default_ranges_of_the_mixing_table_follow_the_paper():
     assert style_ranges(16) == {"coarse": range(0, 2), "middle": range(2, 4), "fine": range(4, 6)}
     with pytest.raises(ValueError, match="resolution"):
         style_ranges(4)
-
-
-@pytest.fixture(scope="module")
-def tiny_g():
-    torch.manual_seed(0)
-    return Generator(get_config("cpu-tiny")).eval()
-
-
-@pytest.fixture(scope="module")
-def random_oracle():
-    torch.manual_seed(0)
-    return Oracle().eval()
 
 
 class PixelOracle:

@@ -8,24 +8,9 @@ import pytest
 import torch
 
 from stylegan_tutorial import style_sensitivity as S
-from stylegan_tutorial.configs import get_config
 from stylegan_tutorial.data.faces import FACTORS
-from stylegan_tutorial.generator import Generator
-from stylegan_tutorial.oracle import Oracle
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
-
-
-@pytest.fixture(scope="module")
-def tiny_g():
-    torch.manual_seed(0)
-    return Generator(get_config("cpu-tiny")).eval()
-
-
-@pytest.fixture(scope="module")
-def random_oracle():
-    torch.manual_seed(0)
-    return Oracle().eval()
 
 
 def test_layers_come_two_per_resolution_from_4(tiny_g):
