@@ -1,32 +1,23 @@
-"""Timing for the benchmark scripts: wall-clock runs of a callable, summarised by the median."""
+"""Timing for the benchmark scripts: wall-clock runs of a callable, summarised by the median.
+
+``timed_runs`` lives in the package (:func:`stylegan_tutorial.runtime.timed_runs`), where
+``check-data``'s probe uses it too; it is imported from there.
+"""
 
 from __future__ import annotations
 
-import math
 import statistics
-import time
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
 
-def timed_runs(fn: Callable[[], object], repeats: int, warmup: int = 1, budget: float = math.inf,
-               sync: Callable[[], None] = lambda: None) -> list[float]:
-    """Seconds of up to ``repeats`` timed runs of ``fn()``, after ``warmup`` untimed ones.
+from stylegan_tutorial.runtime import timed_runs  # noqa: E402
 
-    Timing stops early (after at least one timed run) once ``budget`` seconds have passed since
-    the first warm-up, so a slow CPU case does not take many minutes. ``sync`` waits for queued
-    device work (``torch.cuda.synchronize``) so that each run is timed whole.
-    """
-    start = time.perf_counter()
-    for _ in range(warmup):
-        fn()
-    sync()
-    times: list[float] = []
-    while len(times) < repeats and (not times or time.perf_counter() - start < budget):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return times
+__all__ = ["median_seconds", "timed_runs"]
 
 
 def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:

@@ -27,11 +27,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 from pathlib import Path
-
-from _timing import timed_runs  # benchmarks/_timing.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
@@ -59,39 +56,24 @@ CUDA_ONLY = ("no_cudnn_benchmark", "compile", "tf32")
 
 def time_steps(config_name: str, resolution: int, variant: str, device, steps: int, warmup: int,
                images: int = 512) -> dict:
-    """Median seconds of one training step at ``resolution`` for ``variant``; img/s; sec/kimg."""
-    import torch
+    """Median seconds of one training step at ``resolution`` for ``variant``; img/s; sec/kimg.
 
+    The timing is the package's (:func:`stylegan_tutorial.capacity.time_step`, which
+    ``check-data``'s probe uses too): a run on ``images`` random images, steady at
+    ``resolution`` (no fade), ``warmup`` untimed steps, then the median of ``steps``.
+    """
+    from stylegan_tutorial.capacity import Bench, steady_phase, time_step
     from stylegan_tutorial.configs import training_config
-    from stylegan_tutorial.data.dataset import ImageDataset
-    from stylegan_tutorial.data.sampler import EpochSampler
-    from stylegan_tutorial.schedule import phase_at, phase_boundaries
-    from stylegan_tutorial.training import _train_step, prepare_run
 
     fields = dict(VARIANTS[variant])
     factor = fields.pop("batch_factor", 1)
     cfg = training_config(config_name, **fields)
     cfg = cfg.replace(batch_sizes={r: b * factor for r, b in cfg.batch_sizes.items()})
-    net = cfg.network
-    gen = torch.Generator().manual_seed(0)
-    pixels = torch.randint(0, 256, (images, net.resolution, net.resolution, net.img_channels),
-                           generator=gen, dtype=torch.uint8)
-    data = ImageDataset(pixels.numpy())
-    run, data = prepare_run(cfg, data, device=device)
-    data = run.speed.dataset(data)
-    start = next(k for k, r, what in phase_boundaries(cfg) if r == resolution and what == "train")
-    phase = phase_at(round(start * 1000), cfg)  # steady at ``resolution``: no fade
-    run.nimg = phase.nimg
-    sampler = EpochSampler(len(data), 0)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-    sec = statistics.median(timed_runs(lambda: _train_step(run, data, sampler, phase),
-                                       steps, warmup, sync=sync))
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
-    return {"config": config_name, "res": resolution, "batch": phase.batch_size, "variant": variant,
-            "step_ms": 1000 * sec, "img_s": phase.batch_size / sec,
-            "sec_kimg": 1000 * sec / phase.batch_size, "peak_mib": peak, "runs": steps}
+    r = time_step(Bench.build(cfg, device, images), steady_phase(cfg, resolution), steps=steps, warmup=warmup)
+    peak = r["peak_mib"] if r["peak_mib"] is not None else float("nan")
+    return {"config": config_name, "res": resolution, "batch": r["batch"], "variant": variant,
+            "step_ms": 1000 * r["step_s"], "img_s": r["img_s"], "sec_kimg": r["sec_kimg"],
+            "peak_mib": peak, "runs": r["runs"]}
 
 
 def main(argv=None) -> int:

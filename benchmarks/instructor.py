@@ -34,24 +34,13 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
+from stylegan_tutorial.schedule import kimg_per_resolution  # noqa: E402 -- after the path is set
+
 # FP32 peak TFLOP/s from the vendors' data sheets (dense, no TF32 or sparsity).
 GPUS = {"T4 (Colab free)": 8.1, "L4": 30.3, "V100": 15.7, "A100": 19.5, "H100 SXM": 67.0, "H200": 67.0}
 UTILISATION = 0.35  # the paper's V100 run, ~5.6 of 15.7 TFLOP/s (networks.md)
 H200_LOG = HERE / "gpu-runs" / "2026-11-30-h200" / "log.jsonl"
 H100_MANIFEST = ROOT / "stylegan_tutorial" / "pretrained" / "generator-faces64.json"
-
-
-def kimg_per_resolution(config) -> dict[int, float]:
-    """kimg the schedule of ``config`` (a TrainingConfig) spends at each resolution, fade-ins included."""
-    from stylegan_tutorial.schedule import phase_boundaries
-
-    first = config.network.resolutions[0]
-    starts = [(k, r) for k, r, what in phase_boundaries(config) if what != "train" or r == first]
-    out = {}
-    for i, (start, res) in enumerate(starts):
-        end = starts[i + 1][0] if i + 1 < len(starts) else config.total_kimg
-        out[res] = max(0.0, min(end, config.total_kimg) - min(start, config.total_kimg))
-    return out
 
 
 def step_gflop_per_image(name: str, resolution: int) -> float:

@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "stylegan_tutorial.commands.prepare_data",
         "convert a folder or zip of images into one memory-mapped .npy for training",
     ),
+    "check-data": (
+        "stylegan_tutorial.commands.check_data",
+        "report what prepare-data and training will meet: sizes, modes, duplicates, batch and speed",
+    ),
     "configs": (
         "stylegan_tutorial.commands.configs",
         "list the named network configurations with their sizes and parameter counts",

@@ -1,8 +1,11 @@
-"""Where the code runs: the device chosen automatically, and seeds set everywhere at once."""
+"""Where the code runs: the device chosen automatically, seeds set everywhere at once, steps timed."""
 
 from __future__ import annotations
 
+import math
 import random
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import numpy as np
@@ -54,3 +57,40 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def synchronizer(device: torch.device) -> Callable[[], None]:
+    """A function that waits for ``device``'s queued work: CUDA's synchronize, else nothing (chapter 10).
+
+    A CUDA call returns before the GPU has finished; a timer must wait for it.
+    """
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def timed_runs(fn: Callable[[], object], repeats: int, warmup: int = 1, budget: float = math.inf,
+               sync: Callable[[], None] = lambda: None) -> list[float]:
+    """Seconds of up to ``repeats`` timed runs of ``fn()``, after ``warmup`` untimed ones (chapter 10).
+
+    Args:
+        fn:      what to time, called with no arguments.
+        repeats: timed runs wanted.
+        warmup:  untimed runs first (allocations, cuDNN's algorithm search, caches).
+        budget:  seconds after which timing stops early, after at least one timed run, so a
+                 slow CPU case does not take many minutes.
+        sync:    waits for queued device work (:func:`synchronizer`), so each run is timed whole.
+
+    The benchmarks and ``check-data``'s probe (:mod:`~stylegan_tutorial.capacity`) time with it.
+    """
+    start = time.perf_counter()
+    for _ in range(warmup):
+        fn()
+    sync()
+    times: list[float] = []
+    while len(times) < repeats and (not times or time.perf_counter() - start < budget):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return times

@@ -116,3 +116,19 @@ def phase_boundaries(config: TrainingConfig) -> list[tuple[float, int, str]]:
         out.append((i * phase_kimg + phase_kimg / 2, res, "fade-in"))
         out.append(((i + 1) * phase_kimg, res, "train"))
     return out
+
+
+def kimg_per_resolution(config: TrainingConfig) -> dict[int, float]:
+    """Thousands of images ``config``'s schedule spends at each resolution, fade-ins included (chapter 10).
+
+    A fade-in runs the networks at the new resolution, so it counts there. Example for
+    ``cpu-tiny`` (20 kimg per level, 80 in all): ``{4: 10, 8: 20, 16: 20, 32: 30}``. Times a
+    measured sec/kimg per resolution, it gives the schedule's duration (``check-data``'s probe).
+    """
+    first = config.network.resolutions[0]
+    starts = [(k, r) for k, r, what in phase_boundaries(config) if what != "train" or r == first]
+    out = {}
+    for i, (start, res) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else config.total_kimg
+        out[res] = max(0.0, min(end, config.total_kimg) - min(start, config.total_kimg))
+    return out

@@ -69,6 +69,7 @@ LAYERS: dict[str, int] = {
     "monitor": 3,
     "training": 3,
     "warping": 3,
+    "capacity": 3,
     # 4 evaluation: oracle, and metrics with every module of metrics/.
     "oracle": 4,
     "metrics": 4,

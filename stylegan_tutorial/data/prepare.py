@@ -75,6 +75,37 @@ def list_sources(src: Path) -> tuple[list[tuple[str, object]], list[dict]]:
     raise ValueError(f"src must be a folder or a zip file of images, got {src}")
 
 
+# The Pillow modes that to_rgb treats specially (check-data's scan classifies with the same lists).
+HIGH_BIT_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # 16- and 32-bit grey, scaled down
+ALPHA_MODES = ("RGBA", "LA", "PA", "La", "RGBa")  # laid over white
+
+# What to_rgb does to each kind of image, by the kind :func:`conversion_kind` names.
+CONVERSIONS = {
+    "rgb": "kept as it is",
+    "grayscale": "grey copied into R, G and B",
+    "transparency": "laid over white: transparent pixels become white",
+    "paletted": "palette colours looked up",
+    "cmyk": "converted without a colour profile: colours may shift",
+    "high_bit": "scaled to 8 bits (value / 257), grey copied into R, G and B",
+    "other": "converted by Pillow's convert('RGB')",
+}
+
+
+def conversion_kind(img) -> str:
+    """Which branch of :func:`to_rgb` an image takes, a key of :data:`CONVERSIONS` (the instructor's guide).
+
+    ``img`` is a Pillow image as opened. A palette image with a transparent colour counts as
+    ``"transparency"`` (it is laid over white), one without as ``"paletted"``; bilevel ``1``,
+    ``YCbCr``, ``LAB`` and the rest are ``"other"``.
+    """
+    mode = img.mode
+    if mode in HIGH_BIT_MODES:
+        return "high_bit"
+    if mode in ALPHA_MODES or (mode == "P" and "transparency" in img.info):
+        return "transparency"
+    return {"RGB": "rgb", "L": "grayscale", "P": "paletted", "CMYK": "cmyk"}.get(mode, "other")
+
+
 def to_rgb(img):
     """Any Pillow image -> 8-bit RGB (the instructor's guide).
 
@@ -84,13 +115,13 @@ def to_rgb(img):
     from PIL import Image, ImageOps
 
     img = ImageOps.exif_transpose(img)
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+    if img.mode in HIGH_BIT_MODES:
         # 16-bit PNGs open as "I;16" or "I" (values 0..65535); scale to 8 bits.
         a = np.asarray(img, dtype=np.float64)
         img = Image.fromarray(np.clip(np.rint(a / 257.0), 0, 255).astype(np.uint8), "L")
     if img.mode == "P":
         img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
-    if img.mode in ("LA", "PA", "La", "RGBa"):
+    if img.mode in ALPHA_MODES and img.mode != "RGBA":
         img = img.convert("RGBA")
     if img.mode == "RGBA":
         white = Image.new("RGBA", img.size, (255, 255, 255, 255))
@@ -132,13 +163,29 @@ def prepare_image(img, resolution: int, pad: bool = False) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
-def _open(opener, zf: zipfile.ZipFile | None):
-    """Open a candidate as a fully decoded Pillow image (so truncation shows up here)."""
-    from PIL import Image
+def read_bytes(opener, zf: zipfile.ZipFile | None) -> bytes:
+    """A candidate's bytes: its file, or its member of the open zip ``zf`` (the instructor's guide).
 
-    img = Image.open(io.BytesIO(zf.read(opener[1])) if zf is not None else opener)
+    ``opener`` is the second item of a :func:`list_sources` pair.
+    """
+    return zf.read(opener[1]) if zf is not None else Path(opener).read_bytes()
+
+
+def decode(data: bytes):
+    """A file's bytes as a fully decoded Pillow image: truncation shows up here (the instructor's guide)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:  # Pillow's message names the in-memory buffer, not the file
+        raise UnidentifiedImageError("not an image file Pillow can read") from None
     img.load()
     return img
+
+
+def _open(opener, zf: zipfile.ZipFile | None):
+    """Open a candidate as a fully decoded Pillow image (so truncation shows up here)."""
+    return decode(read_bytes(opener, zf))
 
 
 def _reserve(path: Path, size: int) -> None:
@@ -159,8 +206,12 @@ def _reserve(path: Path, size: int) -> None:
 ODD_ASPECT = 2.0  # a longer side more than twice the shorter: cropping keeps less than half
 
 
-def _note_odd_size(name: str, size: tuple[int, int], resolution: int, pad: bool, odd: dict) -> None:
-    """Record an image that had to be enlarged, or that cropping cut to less than half."""
+def note_odd_size(name: str, size: tuple[int, int], resolution: int, pad: bool, odd: dict) -> None:
+    """Note an image prepare-data must enlarge, or whose crop keeps under half (the instructor's guide).
+
+    ``size`` is the image's ``(width, height)``; ``odd`` holds the lists ``"enlarged"`` and
+    ``"cropped"``, which get ``{"name", "size"}`` entries. check-data counts with it too.
+    """
     w, h = size
     kept_side = max(w, h) if pad else min(w, h)
     if kept_side < resolution:
@@ -251,7 +302,7 @@ def prepare_images(src, out, resolution: int, pad: bool = False, force: bool = F
             try:
                 with _open(opener, zf) as img:
                     array[count] = prepare_image(img, resolution, pad)
-                    _note_odd_size(name, img.size, resolution, pad, odd)
+                    note_odd_size(name, img.size, resolution, pad, odd)
                 count += 1
             except Exception as err:  # noqa: BLE001 -- any unreadable file is skipped, and said so
                 skipped.append({"name": name, "reason": f"{type(err).__name__}: {err}"[:200]})
