@@ -16,9 +16,9 @@ measurements, with the command's defaults (``project``'s, apart from ``steps``):
 
 The *plateau* is the PSNR of the largest budget; the answer to "how fast" is the smallest
 budget within 1 dB of it, with its seconds. For an image the generator made, an exact answer
-exists and the PSNR keeps climbing slowly with more steps (about 2-3 dB per doubling between
-300 and 1000 steps when this was written), so a plateau is only one relative to the largest
-budget tried; a dataset face stops improving much earlier. Prints Markdown tables, the
+exists and the PSNR keeps climbing with more steps (5 to 7 dB per doubling from 300 to 1200
+steps, benchmarks/projection.md), so a plateau is only one relative to the largest budget tried;
+a dataset face stops improving much earlier. Prints Markdown tables, the
 machine and the load average; ``--json`` also writes every number.
 """
 

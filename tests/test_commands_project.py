@@ -195,3 +195,28 @@ def test_edit_refuses_bad_input_with_one_line(projected, tmp_path, capsys):
     err = _refused(capsys, out, "edit", "--checkpoint", SMALL, "--seed", "1", "--factor", "glasses",
                    "--amount", "nan", "--out", out)
     assert "--amount" in err
+
+
+def test_edit_warns_when_the_latent_was_projected_with_other_weights(projected, tmp_path, capsys):
+    # The same configuration with one weight changed, written as a checkpoint file of its own.
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from stylegan_tutorial.shipped import verified_path
+
+    source = verified_path("faces32-cpu")
+    with safe_open(str(source), "pt") as f:
+        metadata = f.metadata()
+    tensors = load_file(str(source))
+    name = next(k for k in sorted(tensors) if k.endswith("weight"))
+    tensors[name] = tensors[name] * 1.01
+    other = tmp_path / "other.safetensors"
+    save_file(tensors, str(other), metadata=metadata)
+
+    args = ["--latent", projected / "latent.safetensors", "--factor", "glasses", "--amount", "1",
+            "--n", "40", "--no-progress"]
+    code, _, err = run_cli(capsys, "edit", "--checkpoint", other, "--out", tmp_path / "a", *args)
+    assert code == 0, err
+    assert "was projected with other weights (pretrained:faces32-cpu)" in err
+    code, _, err = run_cli(capsys, "edit", "--checkpoint", SMALL, "--out", tmp_path / "b", *args)
+    assert code == 0 and "other weights" not in err

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from stylegan_tutorial.files import atomic_write_text, check_writable_dir, save_
 from stylegan_tutorial.generate import z_from_seeds
 from stylegan_tutorial.images import to_uint8
 from stylegan_tutorial.oracle import load_oracle
-from stylegan_tutorial.projection import load_latent, oracle_factors, render
+from stylegan_tutorial.projection import load_latent, oracle_factors, render, weights_sha256
 from stylegan_tutorial.runtime import one_thread, pick_device
 from stylegan_tutorial.shipped import load_generator
 
@@ -60,6 +61,10 @@ def _face(G, args) -> tuple[torch.Tensor, list[torch.Tensor] | None, str]:
     """The latent to edit (``w [1, w_dim]`` or ``w+ [1, L, w_dim]``), its noise maps, and its space."""
     if args.latent is not None:
         latent, noise, meta = load_latent(args.latent, G)
+        if meta.get("weights_sha256") not in (None, weights_sha256(G)):
+            warnings.warn(f"{args.latent} was projected with other weights ({meta.get('checkpoint')}) than "
+                          f"{args.checkpoint}'s, of the same configuration: it draws another face here",
+                          stacklevel=2)
         return latent.unsqueeze(0).to(G.w_avg.device), noise, meta["space"]
     if args.seed < 0:
         raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")

@@ -17,6 +17,7 @@ from stylegan_tutorial.exercises.kl_divergence import check_kl_divergence
 from stylegan_tutorial.exercises.mapping_network import check_mapping_network
 from stylegan_tutorial.exercises.noise_injection import check_noise_injection, noise_epilogue_reference
 from stylegan_tutorial.exercises.pixel_gaussian import check_pixel_gaussian
+from stylegan_tutorial.exercises.projection import check_projection
 from stylegan_tutorial.exercises.style_mixing import check_style_mixing
 from stylegan_tutorial.exercises.training_step import check_d_loss_r1, check_ema_update
 from stylegan_tutorial.exercises.truncation import check_truncation
@@ -35,4 +36,5 @@ __all__ = [
     "check_ema_update", "check_d_loss_r1",  # chapter 10
     "check_frechet_distance",  # chapter 11
     "check_apply_ablation",  # chapter 12
+    "check_projection",  # chapter 13
 ]
