@@ -82,6 +82,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 # The user named something wrong (a value, a missing input, an output in the way): exit code 2.
 USAGE_ERRORS = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
 DEBUG_VARIABLE = "STYLEGAN_TUTORIAL_DEBUG"
+OUT_OF_MEMORY = ("the GPU ran out of memory; `stylegan-tutorial check-data DATA --config NAME` measures the "
+                 "largest batch per resolution that fits: pass smaller ones with --batch-sizes RES:N,... "
+                 "(a run with --resume auto continues from its last checkpoint)")
 # What to do about an error the operating system reports in its own words.
 OS_HINTS = {
     errno.ENOSPC: "free some space or choose another location",
@@ -138,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
             if debug:
                 raise
             print(f"{prefix}: error: {describe_error(err)}", file=sys.stderr)
+            return 1
+        except RuntimeError as err:  # torch.cuda.OutOfMemoryError is one; torch is not imported here
+            if debug or type(err).__name__ != "OutOfMemoryError":
+                raise
+            print(f"{prefix}: error: {OUT_OF_MEMORY}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             if debug:

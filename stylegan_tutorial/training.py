@@ -45,6 +45,7 @@ import torch
 
 from stylegan_tutorial import checkpoint as ckpt
 from stylegan_tutorial import distributed
+from stylegan_tutorial.collapse import collapse_warning, spread_ratio
 from stylegan_tutorial.configs import RESUMABLE_CHANGES, TrainingConfig, training_config
 from stylegan_tutorial.data.dataset import ImageDataset, open_dataset
 from stylegan_tutorial.data.sampler import EpochSampler
@@ -143,8 +144,10 @@ def d_step(run: Run, reals: Tensor, phase: Phase) -> dict[str, float]:
         reals: this rank's real images ``[B, C, R, R]``, already faded to ``phase.alpha``.
         phase: where the schedule is: ``R = phase.resolution`` and ``alpha``.
 
-    Returns ``{"loss_D", "r1" or "gp" (when applied), "D_ok"}``: detached scalar tensors, and
-    whether the gradients were finite (then D stepped).
+    Returns ``{"loss_D", "r1" or "gp" (when applied), "spread", "D_ok"}``: detached scalar
+    tensors (``spread``: the fakes' variation across the batch over the reals',
+    :func:`~stylegan_tutorial.collapse.spread_ratio`), and whether the gradients were finite
+    (then D stepped).
     """
     G, D, cfg = run.G, run.D, run.config
     res, alpha = phase.resolution, phase.alpha
@@ -171,6 +174,8 @@ def d_step(run: Run, reals: Tensor, phase: Phase) -> dict[str, float]:
         stats["gp"] = gp.detach()
     loss.backward()
     stats["D_ok"] = _apply(run.opt_D, run.D_params)
+    if len(fakes) > 1:  # ~1 while the fakes vary as the reals do (one image has no spread)
+        stats["spread"] = spread_ratio(fakes, reals)
     return stats
 
 
@@ -538,6 +543,9 @@ def _loop(run: Run, dataset, callbacks: list, progress: bool, stop_at_kimg, sigi
                                     f"alpha {tick['alpha']:.2f} "
                                     f"G {tick['loss_G']:.3f} D {tick['loss_D']:.3f} "
                                     f"{tick['sec_per_kimg']:.1f} s/kimg {tick['img_per_s']:.0f} img/s")
+                alarm = collapse_warning(tick)
+                if alarm and run.dist.is_main:
+                    warnings.warn(alarm, stacklevel=2)
                 monitor.tick(run.G_ema, run.nimg, tick, run.history)
                 for cb in callbacks:
                     cb(run, tick)

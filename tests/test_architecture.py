@@ -58,6 +58,7 @@ LAYERS: dict[str, int] = {
     "baselines": 3,
     "autoencoders": 3,
     "losses": 3,
+    "collapse": 3,
     "toy": 3,
     "dcgan": 3,
     "schedule": 3,

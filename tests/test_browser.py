@@ -68,6 +68,9 @@ def browser():
     driver.quit()
 
 
+AROUND = ["instructor.html", "faq.html", "beyond.html"]  # the pages around the chapters, in order
+
+
 def html_pages() -> list[Path]:
     return sorted(p for p in HTML.rglob("*.html")
                   if not {"_static", "_sources", "_images"} & set(p.relative_to(HTML).parts))
@@ -102,7 +105,7 @@ def test_chapter_figures_and_equations_render(server, browser, notebook):
 def test_every_figure_on_the_prose_pages_loads(server, browser):
     # book/*.md pages may hold committed images: each must reach the reader.
     pages = [p for p in html_pages() if p.relative_to(HTML).parts[0] == "book"]
-    assert {p.stem for p in pages} >= {"preface", "coming", "glossary", "references"}
+    assert {p.stem for p in pages} >= {"preface", "instructor", "faq", "beyond", "glossary", "references"}
     for page in pages:
         browser.get(urljoin(server, page.relative_to(HTML).as_posix()))
         sizes = browser.execute_script(
@@ -173,12 +176,12 @@ def test_sidebar_shows_the_plan_and_next_never_skips_ahead():
     _need(HTML.joinpath("index.html").exists(), "the book is not built: run `make html` first")
     preface = (HTML / "book" / "preface.html").read_text(encoding="utf-8")
     nav = preface.split('class="bd-docs-nav', 1)[-1].split("</nav>", 1)[0]
-    for target in [f"../notebooks/{nb.stem}.html" for nb in NOTEBOOKS] + ["coming.html"]:
+    for target in [f"../notebooks/{nb.stem}.html" for nb in NOTEBOOKS] + AROUND:
         assert f'href="{target}"' in nav, f"the sidebar does not link {target}"
     last = HTML / "notebooks" / f"{NOTEBOOKS[-1].stem}.html"
     nxt = re.search(r'<link rel="next"[^>]*href="([^"]+)"', last.read_text(encoding="utf-8"))
-    assert nxt and nxt.group(1).endswith("book/coming.html"), (
-        f"'Next' after the last chapter should lead to the plan of the coming chapters, not "
+    assert nxt and nxt.group(1).endswith(f"book/{AROUND[0]}"), (
+        f"'Next' after the last chapter should lead to the pages around the course, not "
         f"{nxt and nxt.group(1)}")
 
 
@@ -223,3 +226,75 @@ def test_bibliography_is_author_year_and_links_each_paper():
         assert re.fullmatch(r"\[[^\]]+, \d{4}[a-z]?\]", label), f"label {label!r} is not author-year"
         assert re.search(r'href="https://(arxiv\.org/abs|doi\.org)/', entry), (
             f"{label}: add its arXiv id (eprint) or doi to book/references.bib")
+
+
+def _typeset(browser) -> list[int]:
+    """``[equations typeset, equations that failed]`` once MathJax has run (it runs after load)."""
+    script = ("return [document.querySelectorAll('mjx-container').length,"
+              " document.querySelectorAll('mjx-merror').length];")
+    counts = browser.execute_script(script)
+    for _ in range(20):
+        if counts[0]:
+            break
+        time.sleep(0.25)
+        counts = browser.execute_script(script)
+    return counts
+
+
+def _has_math(markdown: str) -> bool:
+    """Whether MyST source holds ``$...$`` math outside code and inline code (a shell's $g is not).
+
+    Directives (```{glossary} ...) are prose, not code."""
+    prose = re.sub(r"`[^`\n]*`", "", re.sub(r"```(?!\{).*?```", "", markdown, flags=re.S))
+    return re.search(r"\$[^$\s][^$]*?\$", prose) is not None
+
+
+def test_equations_typeset_on_every_prose_page(server, browser):
+    checked = []
+    for page in [p for p in html_pages() if p.relative_to(HTML).parts[0] == "book"]:
+        source = ROOT / "book" / f"{page.stem}.md"
+        if not source.exists() or not _has_math(source.read_text(encoding="utf-8")):
+            continue
+        browser.get(urljoin(server, page.relative_to(HTML).as_posix()))
+        typeset, failed = _typeset(browser)
+        assert typeset > 0, f"{page.name}: its source holds math, but no equation was typeset"
+        assert failed == 0, f"{page.name}: {failed} equations failed to typeset"
+        checked.append(page.stem)
+    assert {"glossary", "faq", "beyond"} <= set(checked), checked
+
+
+def test_every_internal_link_and_anchor_resolves():
+    # every page, chapters and prose: a link to a page of the book must find the page, and its
+    # #anchor an element with that id (glossary terms, citations, labelled cells, headings)
+    _need(HTML.joinpath("index.html").exists(), "the book is not built: run `make html` first")
+    ids: dict[Path, set[str]] = {}
+    checked = 0
+    for page in html_pages():
+        text = page.read_text(encoding="utf-8", errors="replace")
+        article = text.split('<article', 1)[-1].split('</article>', 1)[0]
+        for href in re.findall(r'<a[^>]+href="([^"]+)"', article):
+            if re.match(r"[a-z]+:", href) or href.startswith(("//", "mailto")):
+                continue  # the internet: Colab, arXiv, GitHub
+            path, _, anchor = href.partition("#")
+            target = (page.parent / path).resolve() if path else page
+            if target.is_dir():
+                target = target / "index.html"
+            assert target.exists(), f"{page.relative_to(HTML)}: link {href!r} leads nowhere"
+            if anchor and target.suffix == ".html":
+                if target not in ids:
+                    html = target.read_text(encoding="utf-8", errors="replace")
+                    ids[target] = set(re.findall(r'id="([^"]+)"', html))
+                assert anchor in ids[target], f"{page.relative_to(HTML)}: {href!r} has no target #{anchor}"
+            checked += 1
+    assert checked > 100
+
+
+def test_each_chapters_colab_badges_open_its_own_notebook():
+    _need(HTML.joinpath("index.html").exists(), "the book is not built: run `make html` first")
+    base = "https://colab.research.google.com/github/stylegan-tutorial/stylegan-tutorial/blob/main/notebooks/"
+    for notebook in NOTEBOOKS:
+        text = (HTML / "notebooks" / f"{notebook.stem}.html").read_text(encoding="utf-8")
+        links = set(re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', text))
+        assert links == {f"{base}{notebook.name}", f"{base}student/{notebook.name}"}, (
+            f"{notebook.stem}: its Colab badges open {sorted(links)}")
+        assert (ROOT / "notebooks" / "student" / notebook.name).exists()

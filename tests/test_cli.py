@@ -82,3 +82,21 @@ def test_wheel_installs_into_a_clean_venv(tmp_path):
     assert out.returncode == 0 and "usage: stylegan-tutorial" in out.stdout
     out = subprocess.run([env_dir / "bin" / "stylegan-tutorial", "--version"], capture_output=True, text=True)
     assert out.stdout.strip() == f"stylegan-tutorial {__version__}"
+
+
+def test_out_of_gpu_memory_is_one_line_that_says_what_to_do(monkeypatch, capsys):
+    import torch
+
+    from stylegan_tutorial import cli
+    from stylegan_tutorial.commands import check_data
+
+    def run(args):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(check_data, "run", run)
+    assert cli.main(["check-data", "anything"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ran out of memory" in err and "--batch-sizes" in err
+    monkeypatch.setattr(check_data, "run", lambda args: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):  # any other RuntimeError is a bug: its traceback shows
+        cli.main(["check-data", "anything"])

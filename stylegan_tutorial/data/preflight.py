@@ -232,7 +232,8 @@ def warnings_of(report: dict) -> list[str]:
     dup = report["duplicates"]
     if dup["files"]:
         groups = _count(len(dup["groups"]), "group")
-        out.append(f"{_count(dup['files'], 'file')} repeat another exactly ({groups}; the network sees "
+        verb = "repeats" if dup["files"] == 1 else "repeat"
+        out.append(f"{_count(dup['files'], 'file')} {verb} another exactly ({groups}; the network sees "
                    f"them more often): {' = '.join(dup['groups'][0])}"
                    + (" …" if len(dup["groups"]) > 1 else ""))
     sizes, res = report["sizes"], report["resolution"]
