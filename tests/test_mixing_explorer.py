@@ -68,6 +68,17 @@ def test_crossover_is_checked(G, bad):
         check_crossover(G, bad)
 
 
+def _pixels_close(png_a: bytes, png_b: bytes, levels: int = 4) -> bool:
+    """Whether two PNGs hold the same picture to within ``levels`` of 255 in every pixel."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    a, b = (np.asarray(Image.open(io.BytesIO(p)), dtype=int) for p in (png_a, png_b))
+    return a.shape == b.shape and int(np.abs(a - b).max()) <= levels
+
+
 def test_explorer_carries_the_static_png_and_follows_its_controls(G):
     pytest.importorskip("ipywidgets")
     static = b"\x89PNG not really"
@@ -89,7 +100,9 @@ def test_explorer_carries_the_static_png_and_follows_its_controls(G):
     seed_a.value = 7
     assert a.value != old_a and b.value == old_b
     seed_b.value = 7
-    assert b.value != old_b and b.value == a.value, "the same seed, the same face"
+    # the same seed, the same face: A and B are one w at two places in one batch, and on some CPUs
+    # (AMD EPYC, oneDNN) the batch position moves a few pixels by a level or two of 255
+    assert b.value != old_b and _pixels_close(b.value, a.value), "the same seed, the same face"
 
 
 def test_explorer_refuses_a_bad_first_crossover(G):

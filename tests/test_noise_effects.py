@@ -76,7 +76,8 @@ def test_factor_spread_on_faces_with_known_factors():
     same = torch.stack([images, images], dim=1)  # [16, 2, 3, 32, 32]: the "noise" changes nothing
     spread = factor_spread(oracle, same)
     assert set(spread) == set(FACTORS)
-    assert all(noise == 0 for noise, _ in spread.values())
+    # 0, but the hue's spread goes round its circle in floating point: 4e-17 on an AMD EPYC
+    assert all(abs(noise) < 1e-12 for noise, _ in spread.values())
     assert all(new_w > 0 for _, new_w in spread.values())
     # the data's own stochastic detail (freckles, strands, background texture) redrawn
     redrawn = torch.stack([images, render_faces(factors, 32, seed=99)], dim=1)
