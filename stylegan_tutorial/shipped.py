@@ -144,6 +144,33 @@ def verified_path(name: str, directory=None) -> Path:
     return weights
 
 
+def training_figure(name: str, directory=None) -> Path:
+    """The figure of the training run that made generator ``name``, checked against its manifest (chapter 10).
+
+    ``faces32-cpu`` ships the grids its CPU run drew on the way (chapter 10 shows them), so that
+    they display wherever the package is installed, Colab included, not only in a checkout.
+
+    Args:
+        name:      a key of :data:`SHIPPED` whose manifest has a ``training_figure``.
+        directory: the folder to look in (None: the package's ``pretrained/`` folder).
+
+    Raises ValueError if ``name`` ships no figure or the file was damaged, FileNotFoundError
+    if it is missing.
+    """
+    entry, manifest = _entry(name), load_manifest(name, directory)
+    figure = manifest.get("training_figure")
+    if not isinstance(figure, dict):
+        having = [n for n in sorted(SHIPPED) if manifest_path(n, directory).is_file()
+                  and "training_figure" in load_manifest(n, directory)]
+        raise ValueError(f"shipped {entry.kind} {name!r} has no training figure "
+                         f"(these have: {', '.join(having) or 'none'})")
+    path = manifest_path(name, directory).with_name(figure["file"])
+    if not path.is_file():
+        raise FileNotFoundError(f"the training figure {path} of {name!r} is missing; {entry.remedy}")
+    verify_sha256(path, figure["sha256"], entry.remedy)
+    return path
+
+
 def write_manifest(weights, manifest: dict) -> dict:
     """Write ``manifest`` plus the weights' file name and sha256 beside ``weights`` (chapter 10).
 

@@ -36,6 +36,13 @@ def png_psnr(a_path, b_path) -> float:
     return 10 * math.log10(255 ** 2 / np.mean((a - b) ** 2))
 
 
+@pytest.fixture(autouse=True)
+def directions_cache(tmp_path, monkeypatch):
+    """Each test its own empty cache: ``edit`` keeps its measured directions there."""
+    monkeypatch.setenv("STYLEGAN_TUTORIAL_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "directions"
+
+
 @pytest.fixture(scope="module")
 def small_face(tmp_path_factory):
     """A PNG of a face that faces32-cpu made (seed 31337, the stored noise)."""
@@ -165,6 +172,22 @@ def test_edit_writes_before_after_and_the_oracle_readings(tmp_path, capsys):
     # skin_tone: on faces32-cpu every one of 48 faces darkened under +2 units (measured)
     assert record["factors"]["after"]["skin_tone"] > record["factors"]["before"]["skin_tone"]
     assert "skin_tone" in printed
+
+
+def test_a_second_edit_reads_the_directions_from_the_cache(directions_cache, tmp_path, capsys):
+    args = ["edit", "--checkpoint", SMALL, "--seed", "5", "--factor", "mouth_curve", "--amount", "2",
+            "--n", "150", "--no-progress"]
+    code, first, err = run_cli(capsys, *args, "--out", tmp_path / "a")
+    assert code == 0, err
+    assert "directions measured on 150 faces" in first
+    assert [p.suffix for p in directions_cache.iterdir()] == [".safetensors"]
+    code, second, err = run_cli(capsys, *args, "--out", tmp_path / "b")
+    assert code == 0, err
+    assert "read from the cache of 150 faces" in second and str(directions_cache) in second
+    for name in ("after.png", "edit.json"):  # the cached directions make the very same edit
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    code, third, err = run_cli(capsys, *args, "--out", tmp_path / "c", "--no-cache")
+    assert code == 0 and "directions measured on 150 faces" in third
 
 
 def test_edit_takes_a_projected_latent(projected, tmp_path, capsys):

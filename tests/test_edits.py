@@ -12,12 +12,15 @@ from stylegan_tutorial.data.faces import FACTORS
 from stylegan_tutorial.edits import (
     EDITS,
     Directions,
+    cached_directions,
     check_edit,
     direction,
+    directions_bytes,
     edit,
     entanglement_matrix,
     fit_directions,
     format_entanglement,
+    load_directions,
     read_latents,
     ridge,
 )
@@ -147,3 +150,104 @@ def test_the_sign_of_an_edit_follows_the_factor(faces64_directions):
     assert smile[0] < smile[1] < smile[2], smile
     on = oracle.predict(G.synthesis(edit(G, w, "glasses", 3.0, directions["w"]), noise_mode="fixed"))
     assert on["glasses"].float().mean() > reads[0.0]["glasses"].float().mean()
+
+
+# --- the directions cache -------------------------------------------------------------------
+
+CACHE_N = 150  # faces32-cpu reads every class of every factor among 150 faces (measured)
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    return load_pretrained("faces32-cpu"), load_oracle()
+
+
+def _same(a: Directions, b: Directions) -> bool:
+    return (a.space == b.space and a.unit == b.unit and a.n == b.n
+            and torch.equal(a.hue_intercepts, b.hue_intercepts)
+            and set(a.vectors) == set(b.vectors)
+            and all(torch.equal(a.vectors[k], b.vectors[k]) for k in a.vectors))
+
+
+def test_cached_directions_are_measured_once_and_then_read_back_exactly(small_model, tmp_path, monkeypatch):
+    G, oracle = small_model
+    first = cached_directions(G, CACHE_N, oracle=oracle, cache_dir=tmp_path)
+    assert first.measured and first.path.is_file() and first.path.parent == tmp_path
+    assert _same(first.directions, fit_directions(G, "w", CACHE_N, oracle=oracle))  # what a fresh fit gives
+
+    import stylegan_tutorial.edits as edits_module
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("measured again although the cache holds the directions")
+
+    monkeypatch.setattr(edits_module, "fit_directions", no_fit)
+    second = cached_directions(G, CACHE_N, oracle=oracle, cache_dir=tmp_path)
+    assert not second.measured and second.path == first.path and _same(second.directions, first.directions)
+    assert [p.name for p in tmp_path.iterdir()] == [first.path.name]  # no temporary file left behind
+
+
+def test_another_n_or_other_weights_get_their_own_cache_file(small_model, tmp_path):
+    G, oracle = small_model
+    a = cached_directions(G, CACHE_N, oracle=oracle, cache_dir=tmp_path)
+    b = cached_directions(G, CACHE_N + 10, oracle=oracle, cache_dir=tmp_path)
+    other = load_pretrained("faces32-cpu")
+    with torch.no_grad():
+        other.mapping.layers[0].weight.mul_(1.01)
+    c = cached_directions(other, CACHE_N, oracle=oracle, cache_dir=tmp_path)
+    assert a.measured and b.measured and c.measured
+    assert len({a.path, b.path, c.path}) == 3 and b.directions.n == CACHE_N + 10
+
+
+PICKLE = b"\x80\x04\x95cos\nsystem\n(S'echo owned'\ntR."  # a pickle that would run a command
+
+
+@pytest.mark.parametrize("content", [b"", b"not safetensors at all", PICKLE,
+                                     b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":1}  "])
+def test_an_unreadable_cache_file_is_measured_again_and_replaced(small_model, tmp_path, content):
+    G, oracle = small_model
+    path = cached_directions(G, CACHE_N, oracle=oracle, cache_dir=tmp_path).path
+    good = load_directions(path)[0]
+    path.write_bytes(content)
+    with pytest.warns(UserWarning, match="not a directions file.*measuring the directions again"):
+        again = cached_directions(G, CACHE_N, oracle=oracle, cache_dir=tmp_path)
+    assert again.measured and _same(again.directions, good) and _same(load_directions(path)[0], good)
+
+
+def test_a_cache_file_of_another_model_under_this_name_is_not_trusted(small_model, tmp_path):
+    G, oracle = small_model
+    mine = cached_directions(G, CACHE_N, oracle=oracle, cache_dir=tmp_path)
+    theirs = cached_directions(G, CACHE_N + 10, oracle=oracle, cache_dir=tmp_path)
+    mine.path.write_bytes(theirs.path.read_bytes())  # a valid file, but measured on 160 faces
+    with pytest.warns(UserWarning, match="another model; measuring them again"):
+        again = cached_directions(G, CACHE_N, oracle=oracle, cache_dir=tmp_path)
+    assert again.measured and again.directions.n == CACHE_N
+
+
+def test_a_cache_that_cannot_be_written_still_gives_the_directions(small_model, tmp_path):
+    G, oracle = small_model
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.warns(UserWarning, match="could not keep the directions"):
+        got = cached_directions(G, CACHE_N, oracle=oracle, cache_dir=blocker / "directions")
+    assert got.measured and _same(got.directions, fit_directions(G, "w", CACHE_N, oracle=oracle))
+
+
+def test_refresh_measures_again(small_model, tmp_path):
+    G, oracle = small_model
+    cached_directions(G, CACHE_N, oracle=oracle, cache_dir=tmp_path)
+    assert cached_directions(G, CACHE_N, oracle=oracle, cache_dir=tmp_path, refresh=True).measured
+
+
+def test_a_directions_file_with_vectors_of_the_wrong_shape_is_refused(small_model, tmp_path):
+    G, oracle = small_model
+    path = cached_directions(G, CACHE_N, oracle=oracle, cache_dir=tmp_path).path
+    good, meta = load_directions(path)
+    name = next(k for k, v in good.vectors.items() if v.ndim == 1)
+    short = good._replace(vectors={**good.vectors, name: good.vectors[name][:-1]})  # one [D - 1]
+    info = {k: v for k, v in meta.items() if k not in ("space", "unit", "n")}
+    path.write_bytes(directions_bytes(short, info))
+    with pytest.raises(ValueError, match="not a directions file"):
+        load_directions(path)
+    with pytest.warns(UserWarning, match="not a directions file.*measuring the directions again"):
+        again = cached_directions(G, CACHE_N, oracle=oracle, cache_dir=tmp_path)
+    assert again.measured and _same(again.directions, good)

@@ -43,6 +43,7 @@ def test_evaluate_prints_a_table_and_writes_json(run_dir, tmp_path, capsys, monk
         assert key in record["metrics"] and f"{key} " in printed
     assert record["metrics"]["fd"] > 0  # an almost untrained generator is far from the faces
     assert "mean" in record["metrics"]["swd"]
+    assert "n = 32\n" in printed and "path length" not in printed  # no ppl or mixing asked for
 
 
 def test_unknown_metric_and_missing_checkpoint_are_clear_errors(tmp_path, capsys):
@@ -80,3 +81,33 @@ def test_path_length_and_mixing_use_their_own_sample_sizes(monkeypatch):
     asked.clear()
     metrics.evaluate(G, None, metrics=("ppl", "mixing"), n=40, oracle=oracle, progress=False)
     assert set(asked.values()) == {40}  # both default to n
+
+
+def test_evaluate_coverage_counts_what_the_oracle_reads_in_both_sets():
+    from stylegan_tutorial.data.faces import make_faces
+    from stylegan_tutorial.generate import sample_images
+    from stylegan_tutorial.metrics.coverage import combination_shares
+    from stylegan_tutorial.oracle import load_oracle
+    from stylegan_tutorial.shipped import load_pretrained
+
+    G, oracle = load_pretrained("faces32-cpu"), load_oracle()
+    reals, _ = make_faces(400, 32, seed=0)
+    out = metrics.evaluate(G, reals, metrics=("coverage",), n=300, oracle=oracle, progress=False)
+    assert set(out) == {"coverage", "missing_combinations"}
+    # The same sets read again, counted here by hand: the data's combinations at >= 1 %, and those
+    # drawn at least a quarter as often.
+    picked = report._real_images(reals, 300, 32, 0)
+    real = combination_shares(oracle.predict(picked))
+    fake = combination_shares(oracle.predict(sample_images(G, 300, seed=1)))
+    present = [i for i in range(len(real)) if real[i] >= 0.01]
+    covered = [i for i in present if fake[i] >= 0.25 * real[i]]
+    assert out["coverage"]["present"] == len(present) and out["coverage"]["covered"] == len(covered)
+    assert out["coverage"]["share"] == pytest.approx(len(covered) / len(present))
+    assert out["coverage"]["tv"] == pytest.approx(0.5 * float((fake - real).abs().sum()))
+    assert len(out["missing_combinations"]) == len(present) - len(covered)
+    table = report.format_table(out)
+    assert "coverage.share" in table and "coverage.tv" in table
+    missing = "; ".join(out["missing_combinations"]) or "none"
+    assert f"drawn less than 25% as often as the data shows them: {missing}" in table
+    written = json.loads(json.dumps(report.json_safe(out)))
+    assert written["missing_combinations"] == out["missing_combinations"]

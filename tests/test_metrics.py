@@ -343,7 +343,8 @@ def test_evaluate_runs_every_metric(tiny_g, random_oracle):
     reals, _ = make_faces(64, 32, seed=0)
     out = M.evaluate(tiny_g, reals, n=64, oracle=random_oracle, progress=False,
                      kid_subset_size=32)
-    assert set(out) >= {"fd", "kid", "kid_std", "swd", "ppl", "sep", "mixing"}
+    assert set(out) >= {"fd", "kid", "kid_std", "swd", "ppl", "sep", "mixing", "coverage",
+                        "missing_combinations"}
     assert out["fd"] > 0 and set(out["ppl"]) == {"z_full", "z_end", "w_full", "w_end"}
     assert set(out["sep"]) == {"z", "w"} and set(out["mixing"]) == {"coarse", "middle", "fine"}
     assert tiny_g.training is False

@@ -166,3 +166,20 @@ def test_the_cpu_trained_generator_ships_verified_at_32():
     with torch.no_grad():
         img = G(torch.randn(2, G.z_dim))
     assert img.shape == (2, 3, 32, 32) and torch.isfinite(img).all()
+
+
+def test_the_cpu_run_ships_its_training_figure_checked_against_the_manifest(tmp_path):
+    path = S.training_figure("faces32-cpu")
+    assert path.parent == S.PRETRAINED_DIR and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sha256_of(path) == S.load_manifest("faces32-cpu")["training_figure"]["sha256"]
+    with pytest.raises(ValueError, match="'faces64' has no training figure.*these have: faces32-cpu"):
+        S.training_figure("faces64")
+    stem = S.SHIPPED["faces32-cpu"].stem
+    shutil.copy(S.PRETRAINED_DIR / f"{stem}.json", tmp_path / f"{stem}.json")
+    with pytest.raises(FileNotFoundError, match="training figure.*missing"):
+        S.training_figure("faces32-cpu", directory=tmp_path)
+    data = bytearray(path.read_bytes())
+    data[100] ^= 0x01
+    (tmp_path / path.name).write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="sha256 mismatch"):
+        S.training_figure("faces32-cpu", directory=tmp_path)

@@ -88,8 +88,10 @@ def run(args: argparse.Namespace) -> int:
               "n_ppl": args.n_ppl, "n_mix": args.n_mix, "seed": args.seed,
               "metrics": json_safe(result)}
     atomic_write_text(out, json.dumps(record, indent=2) + "\n")
-    print(f"{path.name} ({G.trained_kimg:g} kimg) against {spec}, n = {args.n} "
-          f"(path length {args.n_ppl} paths, mixing {args.n_mix} pairs)")
+    sizes = [f"path length {args.n_ppl} paths"] * ("ppl" in metrics) + [f"mixing {args.n_mix} pairs"] * (
+        "mixing" in metrics)
+    print(f"{path.name} ({G.trained_kimg:g} kimg) against {spec}, n = {args.n}"
+          + (f" ({', '.join(sizes)})" if sizes else ""))
     print(format_table(result))
     print(f"wrote {out}")
     return 0

@@ -85,7 +85,10 @@ def _as_float64(name: str, what: str, value) -> Tensor:
         raise ExerciseError(f"{name}: {what} must be a tensor, got {type(value).__name__}") from None
 
 
-def _show(t: Tensor, decimals: int = 4) -> str:
-    """A short printout of a tensor's values: a list, its first row if it is a matrix."""
+def _show(t: Tensor, decimals: int = 4, limit: int | None = None) -> str:
+    """A short printout of a tensor's values: a list, its first row if it is a matrix; at most
+    ``limit`` values, then an ellipsis (None: all)."""
     t = t[0] if t.dim() == 2 else t
-    return "[" + ", ".join(f"{v:.{decimals}f}" for v in t.tolist()) + "]"
+    more = limit is not None and t.numel() > limit
+    values = t[:limit] if more else t
+    return "[" + ", ".join(f"{v:.{decimals}f}" for v in values.tolist()) + (", …]" if more else "]")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from stylegan_tutorial.exercises._common import ExerciseError, _call
+from stylegan_tutorial.exercises._common import ExerciseError, _call, _show
 from stylegan_tutorial.generate import z_from_seeds
 from stylegan_tutorial.generator import Generator
 from stylegan_tutorial.projection import noise_regularization, project, render, stored_noise
@@ -121,11 +121,9 @@ def check_projection(fn: Callable, G: Generator | None = None) -> None:
         hints.append("w did not move from w_avg: is it passed to the optimiser, with requires_grad?")
     distance = float((w - ref[0]).norm())
     message = (f"{name} on seed {GRADER_SEED}'s face of {GRADER_GENERATOR}, {GRADER_STEPS} steps: "
-               f"expected w {_first(ref[0])}, got {_first(w)}; ||w - w_ref|| = {distance:.4f}, "
+               f"expected w {_show(ref[0], limit=4)}, got {_show(w, limit=4)}; "
+               f"||w - w_ref|| = {distance:.4f}, "
                f"{distance / scale:.1%} of how far the reference moved from w_avg. " + " ".join(hints))
     raise ExerciseError(message.strip())
 
 
-def _first(w: Tensor, k: int = 4) -> str:
-    """The first ``k`` numbers of ``w``, for a message."""
-    return "[" + ", ".join(f"{v:.4f}" for v in w[:k].tolist()) + ", …]"

@@ -17,6 +17,7 @@ import torch
 from stylegan_tutorial.generate import check_positive_int, sample_images
 from stylegan_tutorial.generator import Generator
 from stylegan_tutorial.images import downsample_to
+from stylegan_tutorial.metrics.coverage import FRACTION, coverage
 from stylegan_tutorial.metrics.frechet import frechet_distance, kid
 from stylegan_tutorial.metrics.mixing import mixing_transfer_table, transfer_table_markdown
 from stylegan_tutorial.metrics.path_length import path_length
@@ -27,7 +28,7 @@ from stylegan_tutorial.progress import tqdm
 
 Tensor = torch.Tensor
 
-METRICS = ("fd", "kid", "swd", "ppl", "sep", "mixing")
+METRICS = ("fd", "kid", "swd", "ppl", "sep", "mixing", "coverage")
 
 
 def _real_images(data, n: int, resolution: int, seed: int) -> Tensor:
@@ -58,9 +59,9 @@ def evaluate(G: Generator, data, metrics: Sequence[str] = METRICS, n: int = 2000
         data:            real images: a tensor ``[N, 3, R, R]`` in [-1, 1] (pooled down to
                          ``G``'s resolution if larger) or an ImageDataset.
         metrics:         a sequence drawn from :data:`METRICS`: ``fd``, ``kid``, ``swd``, ``ppl``,
-                         ``sep``, ``mixing``.
-        n:               real and generated images compared by fd, kid and swd (truncation off,
-                         random noise); also the samples of sep.
+                         ``sep``, ``mixing``, ``coverage``.
+        n:               real and generated images compared by fd, kid, swd and coverage
+                         (truncation off, random noise); also the samples of sep.
         oracle:          the judge (None: the shipped oracle).
         progress:        show a progress bar.
         seed:            seeds every draw (real images, samples, paths, pairs).
@@ -71,7 +72,10 @@ def evaluate(G: Generator, data, metrics: Sequence[str] = METRICS, n: int = 2000
 
     Returns a dict with the keys asked for: ``fd``; ``kid`` and ``kid_std``; ``swd`` (per level
     and mean; None below 16²); ``ppl`` with ``z_full``, ``z_end``, ``w_full``, ``w_end``; ``sep``
-    with ``z`` and ``w``; ``mixing`` (the transfer table).
+    with ``z`` and ``w``; ``mixing`` (the transfer table); ``coverage`` with ``share``,
+    ``covered``, ``present`` and ``tv`` (:func:`~stylegan_tutorial.metrics.coverage.coverage`:
+    how many of the data's hair × eyes × glasses combinations the generator draws), and the
+    uncovered ones' names in ``missing_combinations``.
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or isinstance(metrics, str):
@@ -87,7 +91,7 @@ def evaluate(G: Generator, data, metrics: Sequence[str] = METRICS, n: int = 2000
     steps = tqdm(list(metrics), desc="evaluate", disable=not progress)
     try:
         fakes = reals = None
-        if any(m in ("fd", "kid", "swd") for m in metrics):
+        if any(m in ("fd", "kid", "swd", "coverage") for m in metrics):
             steps.set_postfix_str(f"drawing {n} real and {n} generated images")
             reals = _real_images(data, n, res, seed)
             fakes = sample_images(G, n, seed=seed + 1, batch_size=batch_size)
@@ -111,6 +115,11 @@ def evaluate(G: Generator, data, metrics: Sequence[str] = METRICS, n: int = 2000
             elif m == "mixing":
                 result["mixing"] = mixing_transfer_table(G, oracle, n=n_mix, batch_size=batch_size,
                                                          seed=seed)
+            elif m == "coverage":
+                found = coverage(oracle.predict(fakes), oracle.predict(reals))
+                result["coverage"] = {"share": found["coverage"], "covered": found["covered"],
+                                      "present": found["present"], "tv": found["tv"]}
+                result["missing_combinations"] = found["missing"]
     finally:
         G.train(was_training)
     return result
@@ -140,12 +149,16 @@ def format_table(result: dict) -> str:
     Args:
         result: :func:`evaluate`'s result.
     """
-    numbers = flatten({k: v for k, v in result.items() if k != "mixing"})
+    numbers = flatten({k: v for k, v in result.items() if k not in ("mixing", "missing_combinations")})
     width = max((len(k) for k in numbers), default=6)
     lines = [f"{k:<{width}}  {v + 0.0:.4g}" for k, v in numbers.items()]  # + 0.0: no "-0"
     if "mixing" in result:
         lines += ["", "style-mixing transfer (fraction of each factor that follows source B):",
                   transfer_table_markdown(result["mixing"])]
+    if "missing_combinations" in result:
+        missing = result["missing_combinations"]
+        lines += ["", f"combinations of the data drawn less than {FRACTION:.0%} as often as the data shows "
+                      f"them: {'; '.join(missing) if missing else 'none'}"]
     return "\n".join(lines)
 
 
