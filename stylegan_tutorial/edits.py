@@ -47,8 +47,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load, save
 
 from stylegan_tutorial.data.faces import FACTORS, default_cache_dir
 from stylegan_tutorial.files import atomic_write_bytes
@@ -57,7 +55,7 @@ from stylegan_tutorial.generator import Generator
 from stylegan_tutorial.metrics.separability import oracle_attributes
 from stylegan_tutorial.oracle import CIRCULAR, Oracle, load_oracle
 from stylegan_tutorial.progress import tqdm
-from stylegan_tutorial.projection import weights_sha256
+from stylegan_tutorial.projection import read_tensor_file, tensor_file_bytes, weights_sha256
 from stylegan_tutorial.style_sensitivity import factor_difference
 
 Tensor = torch.Tensor
@@ -209,7 +207,6 @@ def fit_directions(G: Generator, space: str = "w", n: int = 1000, seed: int = 0,
 # --------------------------------------------------------------------------------------------
 
 DIRECTIONS_FORMAT = "stylegan-tutorial-directions/1"
-_META_KEY = "stylegan_tutorial"
 
 
 def directions_bytes(directions: Directions, info: dict) -> bytes:
@@ -219,7 +216,7 @@ def directions_bytes(directions: Directions, info: dict) -> bytes:
     tensors["hue_intercepts"] = directions.hue_intercepts.detach().float().cpu().contiguous()
     meta = {"format": DIRECTIONS_FORMAT, "space": directions.space, "unit": directions.unit,
             "n": directions.n, **info}
-    return save(tensors, metadata={_META_KEY: json.dumps(meta)})
+    return tensor_file_bytes(tensors, meta)
 
 
 def _shapes_agree(vectors: dict[str, Tensor], hue_intercepts: Tensor) -> bool:
@@ -238,13 +235,7 @@ def load_directions(path) -> tuple[Directions, dict]:
     Only tensors and JSON are read: nothing in the file is executed.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-        tensors = load(data)
-        size = int.from_bytes(data[:8], "little")
-        meta = json.loads(json.loads(data[8:8 + size]).get("__metadata__", {}).get(_META_KEY, "null"))
-    except (SafetensorError, ValueError, OSError, AttributeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not a directions file ({err})") from None
+    tensors, meta = read_tensor_file(path, "a directions file")
     vectors = {name: tensors.get(f"vector.{name}") for name in EDITS}
     if (not isinstance(meta, dict) or meta.get("format") != DIRECTIONS_FORMAT
             or any(v is None for v in vectors.values()) or "hue_intercepts" not in tensors

@@ -523,7 +523,32 @@ def latent_bytes(G: Generator, latent: Tensor, space: str, noise: Sequence[Tenso
     tensors.update({f"noise.{i}": m.detach().float().cpu().contiguous() for i, m in enumerate(noise)})
     meta = {"format": LATENT_FORMAT, "space": space, "config": network_config(G),
             "weights_sha256": weights_sha256(G), **info}
+    return tensor_file_bytes(tensors, meta)
+
+
+def tensor_file_bytes(tensors: dict[str, Tensor], meta: dict) -> bytes:
+    """safetensors bytes of ``tensors`` with the JSON document ``meta`` in the header (chapter 13).
+
+    The layout of the latent files here and the directions files of :mod:`~stylegan_tutorial.edits`.
+    """
     return save(tensors, metadata={_META_KEY: json.dumps(meta)})
+
+
+def read_tensor_file(path: Path, what: str) -> tuple[dict[str, Tensor], object]:
+    """``(tensors, document)`` of a file :func:`tensor_file_bytes` wrote, else a ValueError (ch. 13).
+
+    ``what`` names the expected kind of file in the message (``"a directions file"``). Only
+    tensors and JSON are read: nothing in the file is executed. The document is whatever JSON
+    the header holds (None if none); its caller checks it.
+    """
+    try:
+        data = path.read_bytes()
+        tensors = load(data)
+        size = int.from_bytes(data[:8], "little")
+        meta = json.loads(json.loads(data[8:8 + size]).get("__metadata__", {}).get(_META_KEY, "null"))
+    except (SafetensorError, ValueError, OSError, AttributeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not {what} ({err})") from None
+    return tensors, meta
 
 
 def load_latent(path, G: Generator) -> tuple[Tensor, list[Tensor], dict]:
@@ -535,14 +560,7 @@ def load_latent(path, G: Generator) -> tuple[Tensor, list[Tensor], dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such latent file: {path}")
-    try:
-        data = path.read_bytes()
-        tensors = load(data)
-        size = int.from_bytes(data[:8], "little")
-        meta = json.loads(json.loads(data[8:8 + size]).get("__metadata__", {}).get(_META_KEY, "null"))
-    except (SafetensorError, ValueError, OSError, AttributeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not a latent file that `stylegan-tutorial project` wrote "
-                         f"({err})") from None
+    tensors, meta = read_tensor_file(path, "a latent file that `stylegan-tutorial project` wrote")
     if not isinstance(meta, dict) or meta.get("format") != LATENT_FORMAT or "latent" not in tensors:
         raise ValueError(f"{path} is not a latent file that `stylegan-tutorial project` wrote "
                          f"(format {LATENT_FORMAT!r})")

@@ -88,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
               "n_ppl": args.n_ppl, "n_mix": args.n_mix, "seed": args.seed,
               "metrics": json_safe(result)}
     atomic_write_text(out, json.dumps(record, indent=2) + "\n")
-    sizes = [f"path length {args.n_ppl} paths"] * ("ppl" in metrics) + [f"mixing {args.n_mix} pairs"] * (
-        "mixing" in metrics)
+    sizes = [size for metric, size in (("ppl", f"path length {args.n_ppl} paths"),
+                                       ("mixing", f"mixing {args.n_mix} pairs")) if metric in metrics]
     print(f"{path.name} ({G.trained_kimg:g} kimg) against {spec}, n = {args.n}"
           + (f" ({', '.join(sizes)})" if sizes else ""))
     print(format_table(result))
